@@ -1,0 +1,133 @@
+"""Running the whole stack as processes: the four services under uvicorn, one database.
+
+Used by ``linju up`` and by the integration tests, so the tests start exactly
+what a newcomer starts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+APPS = {
+    "registry": "services.registry.app:create_app",
+    "activities": "services.activities.app:create_app",
+    "evaluation": "services.evaluation.app:create_app",
+    "gateway": "services.gateway.app:create_app",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    database_url: str
+    gateway_port: int = 8000
+    ports: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        defaults = {
+            "registry": self.gateway_port + 1,
+            "activities": self.gateway_port + 2,
+            "evaluation": self.gateway_port + 3,
+        }
+        for name, port in defaults.items():
+            self.ports.setdefault(name, port)
+        self.ports["gateway"] = self.gateway_port
+
+    def url(self, service: str = "gateway") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "LINJU_JWKS_URL": f"{self.url('gateway')}/.well-known/jwks.json",
+                "LINJU_GATEWAY_REGISTRY_URL": self.url("registry"),
+                "LINJU_GATEWAY_ACTIVITIES_URL": self.url("activities"),
+                "LINJU_GATEWAY_EVALUATION_URL": self.url("evaluation"),
+                "LINJU_GATEWAY_PUBLIC_URL": self.url("gateway"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start_service(self, name: str) -> None:
+        host = "0.0.0.0" if name == "gateway" and os.environ.get("LINJU_BIND_ALL") else "127.0.0.1"
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            APPS[name],
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(self.ports[name]),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--limit-concurrency",
+            "2000",
+        ]
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            cmd, env=self.environment(), stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        for name in ("registry", "activities", "evaluation", "gateway"):
+            self.start_service(name)
+        self.wait_ready(timeout_s)
+
+    def wait_ready(self, timeout_s: float = 60.0, service: str = "gateway") -> None:
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {proc.returncode}")
+            try:
+                response = httpx.get(f"{self.url(service)}/readyz", timeout=2.0)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} not ready after {timeout_s}s: {last}")
+
+    def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        for name in ("gateway", "evaluation", "activities", "registry"):
+            self.stop_service(name)

@@ -1,0 +1,110 @@
+"""``create_service_app``: what every domain service's FastAPI app has in common.
+
+Lifespan (engine, sessionmaker, JWKS-backed token verifier, one shared HTTP
+client), request-id middleware, problem+json handlers, ``/healthz`` and
+``/readyz``. Each service adds its routers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import MetaData, Table, text
+
+from services.common.audit import audit_table
+from services.common.db import create_engine, make_sessionmaker
+from services.common.errors import install_error_handlers, problem_response
+from services.common.idempotency import idempotency_table
+from services.common.requestid import RequestIdMiddleware, configure_logging
+from services.common.settings import ServiceSettings
+from services.common.tokens import JwksCache, TokenVerifier
+
+
+class ServiceTables:
+    """The per-schema infrastructure tables every service owns (audit log, idempotency keys)."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.audit: Table = audit_table(metadata)
+        self.idempotency: Table = idempotency_table(metadata)
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    tables: ServiceTables,
+    routers: Sequence[APIRouter],
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+) -> FastAPI:
+    configure_logging(name, json_lines=settings.log_json, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.async_database_url, pool_size=settings.db_pool_size)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        jwks = JwksCache(settings.jwks_url, refetch_interval_s=settings.jwks_refetch_interval_s, client=http)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.http = http
+        app.state.jwks = jwks
+        app.state.token_verifier = TokenVerifier(
+            jwks.lookup, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        app.state.audit_table = tables.audit
+        app.state.idempotency_table = tables.idempotency
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        # Readable operationIds (the handler's name); the gateway prefixes the service name.
+        generate_unique_id_function=lambda route: route.name,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in routers:
+        app.include_router(router)
+    add_health_routes(app)
+    return app
+
+
+def add_health_routes(
+    app: FastAPI, extra_checks: Callable[[FastAPI], Awaitable[dict[str, Any]]] | None = None
+) -> None:
+    @app.get("/healthz", tags=["health"], summary="Liveness", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness (database)", include_in_schema=False)
+    async def readyz() -> Any:
+        checks: dict[str, Any] = {}
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        if extra_checks is not None:
+            checks.update(await extra_checks(app))
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", "checks": checks}
+        return problem_response(
+            status=503, code="upstream_unavailable", detail="Not ready", extra={"checks": checks}
+        )

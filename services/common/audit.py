@@ -1,0 +1,82 @@
+"""The audit log: who did what to which object, when and from where.
+
+Each service keeps its own ``audit_log`` table in its own schema (a service
+never writes another's schema) and writes to it in the same transaction as the
+change it records, so an audit row exists exactly when the change does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, Uuid, func, insert
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.requestid import current_request_id
+
+
+def audit_table(metadata: MetaData) -> Table:
+    return Table(
+        "audit_log",
+        metadata,
+        Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+        Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("actor", String(200), nullable=False),
+        Column("actor_role", String(32), nullable=False),
+        Column("action", String(64), nullable=False),
+        Column("object_type", String(64), nullable=False),
+        Column("object_id", String(64), nullable=True),
+        Column("before", JSONB, nullable=True),
+        Column("after", JSONB, nullable=True),
+        Column("request_id", String(128), nullable=True),
+        Column("client_ip", String(64), nullable=True),
+        Column("note", Text, nullable=True),
+    )
+
+
+def client_ip(request: Request | None) -> str | None:
+    if request is None:
+        return None
+    # The gateway strips client-sent X-Forwarded-For and sets its own.
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else None
+
+
+async def record_audit(
+    session: AsyncSession,
+    table: Table,
+    *,
+    actor: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    before: Any = None,
+    after: Any = None,
+    request: Request | None = None,
+    note: str | None = None,
+    actor_name: str | None = None,
+) -> None:
+    await session.execute(
+        insert(table).values(
+            id=uuid.uuid4(),
+            occurred_at=dt.datetime.now(dt.UTC),
+            actor=actor.sub if actor else (actor_name or "system"),
+            actor_role=actor.role if actor else "system",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id) if object_id is not None else None,
+            before=jsonable_encoder(before) if before is not None else None,
+            after=jsonable_encoder(after) if after is not None else None,
+            request_id=current_request_id(),
+            client_ip=client_ip(request),
+            note=note,
+        )
+    )

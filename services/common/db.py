@@ -1,0 +1,60 @@
+"""Database plumbing: one async engine per process, one transaction per request.
+
+The request's session is opened by :func:`get_session`; it commits when the
+handler returned normally and rolls back on any exception. The dependency uses
+FastAPI's ``scope="function"`` so the commit happens *before* the response is
+sent: a failed commit becomes an error response, never a 201 for lost data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base whose tables live in ``schema`` with the naming convention."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "linju"}},
+        **kwargs,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        request.state.db = session
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(_session_dependency, scope="function")]

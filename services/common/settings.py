@@ -1,0 +1,55 @@
+"""Settings shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own env prefix
+(``LINJU_GATEWAY_``, ``LINJU_REGISTRY_`` …). The handful of values that every
+process must agree on (database, token issuer/audience, where the JWKS lives)
+are read from un-prefixed or ``LINJU_`` variables so one environment serves the
+whole stack. Nobody else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SERVICE_SECRET = "dev-only-service-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=AliasChoices("LINJU_ENV")
+    )
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL"))
+    db_pool_size: int = Field(10, validation_alias=AliasChoices("LINJU_DB_POOL_SIZE"))
+    jwt_issuer: str = Field("linju", validation_alias=AliasChoices("LINJU_JWT_ISSUER"))
+    jwt_audience: str = Field("linju-api", validation_alias=AliasChoices("LINJU_JWT_AUDIENCE"))
+    # Where services fetch the gateway's public keys (gateway's loopback/internal address).
+    jwks_url: str = Field(
+        "http://127.0.0.1:8000/.well-known/jwks.json", validation_alias=AliasChoices("LINJU_JWKS_URL")
+    )
+    # An unknown kid triggers at most one JWKS refetch per this many seconds.
+    jwks_refetch_interval_s: float = Field(60.0, validation_alias=AliasChoices("LINJU_JWKS_REFETCH_INTERVAL"))
+    log_json: bool = Field(True, validation_alias=AliasChoices("LINJU_LOG_JSON"))
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LINJU_LOG_LEVEL"))
+
+    @model_validator(mode="after")
+    def _require_database(self) -> ServiceSettings:
+        if not self.database_url:
+            raise ValueError(
+                "DATABASE_URL is not set: start the stack with `linju up` (embedded PostgreSQL) "
+                "or point DATABASE_URL at a PostgreSQL server"
+            )
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the asyncpg driver, whatever scheme the operator wrote."""
+        url = self.database_url or ""
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url

@@ -1,0 +1,115 @@
+"""Signing keys: stored in the database, rotated with `linju rotate-keys`.
+
+The newest un-retired key signs. Rotation adds a key and retires the previous
+one, which stays in the JWKS until every token it signed has expired (15 min
++ leeway), so clients and services see no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Any
+
+from jose.backends.base import Key
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.tokens import (
+    LEEWAY_S,
+    MAX_ACCESS_TTL_S,
+    KeyPair,
+    TokenSigner,
+    generate_key_pair,
+    public_key_from_jwk,
+)
+from services.gateway.database import SigningKey
+
+RETIRED_KEY_GRACE = dt.timedelta(seconds=MAX_ACCESS_TTL_S + LEEWAY_S + 60)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def add_signing_key(session: AsyncSession) -> str:
+    """Create a key, make it the signing key and retire the previous one. Returns the new kid."""
+    pair = generate_key_pair()
+    now = _now()
+    await session.execute(update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now))
+    session.add(
+        SigningKey(kid=pair.kid, private_pem=pair.private_pem, public_jwk=pair.public_jwk, created_at=now)
+    )
+    await session.flush()
+    return pair.kid
+
+
+async def ensure_signing_key(session: AsyncSession) -> None:
+    current = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
+    if current is None:
+        await add_signing_key(session)
+
+
+async def published_keys(session: AsyncSession) -> list[SigningKey]:
+    """Keys in the JWKS: the signing key and retired keys whose tokens may still be alive."""
+    cutoff = _now() - RETIRED_KEY_GRACE
+    rows = await session.scalars(
+        select(SigningKey)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff))
+        .order_by(SigningKey.created_at.desc())
+    )
+    return list(rows)
+
+
+class KeyRing:
+    """The gateway's in-process view of the keys: the signer and the verification allow-list.
+
+    Reloaded from the database when an unknown kid shows up (at most once a second)
+    and whenever a token is issued with a key other than the current one in the
+    database, so a rotation done by the CLI is picked up without a restart.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, issuer: str, audience: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._issuer = issuer
+        self._audience = audience
+        self._signer: TokenSigner | None = None
+        self._public: dict[str, Key] = {}
+        self._jwks: dict[str, Any] = {"keys": []}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> None:
+        async with self._lock:
+            async with self._sessionmaker() as session:
+                keys = await published_keys(session)
+            self._loaded_at = time.monotonic()
+            self._public = {k.kid: public_key_from_jwk(k.public_jwk) for k in keys}
+            self._jwks = {"keys": [k.public_jwk for k in keys]}
+            current = next((k for k in keys if k.retired_at is None), None)
+            if current is not None and (self._signer is None or self._signer.kid != current.kid):
+                self._signer = TokenSigner(
+                    KeyPair(current.kid, current.private_pem, current.public_jwk),
+                    issuer=self._issuer,
+                    audience=self._audience,
+                )
+
+    async def lookup(self, kid: str) -> Key | None:
+        key = self._public.get(kid)
+        if key is None and time.monotonic() - self._loaded_at > 1.0:
+            await self.reload()
+            key = self._public.get(kid)
+        return key
+
+    async def signer(self, session: AsyncSession) -> TokenSigner:
+        current = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
+        if self._signer is None or self._signer.kid != current:
+            await self.reload()
+        assert self._signer is not None, "no signing key: run `linju migrate` first"
+        return self._signer
+
+    async def jwks(self) -> dict[str, Any]:
+        if time.monotonic() - self._loaded_at > 5.0:
+            await self.reload()
+        return self._jwks

@@ -1,0 +1,22 @@
+"""Registry service: sites, organisations, people, construction filings (SPEC §4)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.app import create_service_app
+from services.registry.database import tables
+from services.registry.internal.router import router as internal_router
+from services.registry.reference.router import router as reference_router
+from services.registry.settings import RegistrySettings
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    return create_service_app(
+        name="registry",
+        title="Linju registry",
+        description="Sites (社区美好生活共同体), organisations, contracts, staff, 6.2.2 filings.",
+        settings=settings or RegistrySettings(),
+        tables=tables,
+        routers=[reference_router, internal_router],
+    )
