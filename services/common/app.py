@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import MetaData, Table, text
 
 from services.common.audit import audit_table
@@ -59,6 +58,7 @@ def create_service_app(
             jwks.lookup, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
         app.state.audit_table = tables.audit
+        app.state.trust_forwarded_for = True
         app.state.idempotency_table = tables.idempotency
         if on_startup is not None:
             await on_startup(app)
@@ -73,7 +73,6 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         # Readable operationIds (the handler's name); the gateway prefixes the service name.
         generate_unique_id_function=lambda route: route.name,
     )

@@ -43,9 +43,10 @@ def audit_table(metadata: MetaData) -> Table:
 def client_ip(request: Request | None) -> str | None:
     if request is None:
         return None
-    # The gateway strips client-sent X-Forwarded-For and sets its own.
+    # Behind the gateway (which drops client-sent X-Forwarded-For and sets its own) the header is
+    # trusted; at the gateway itself it is the client's word and ignored.
     forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
+    if forwarded and getattr(request.app.state, "trust_forwarded_for", False):
         return forwarded.split(",")[0].strip()[:64]
     return request.client.host if request.client else None
 

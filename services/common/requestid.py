@@ -121,5 +121,10 @@ def configure_logging(service: str, *, json_lines: bool = True, level: str = "IN
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's own access log duplicates ours (which carries the request id).
+    # uvicorn's own loggers go through the same JSON-lines handler; its access log duplicates
+    # ours (which carries the request id), so it is off.
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True

@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.responses import HTMLResponse
 
 from services.common.app import add_health_routes
 from services.common.db import create_engine, make_sessionmaker
 from services.common.errors import install_error_handlers
 from services.common.requestid import RequestIdMiddleware, configure_logging
+from services.common.responses import json_response
 from services.common.tokens import TokenVerifier
 from services.gateway.auth.router import router as auth_router
 from services.gateway.database import tables
@@ -84,7 +85,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         openapi_tags=TAGS,
         openapi_url=None,
         docs_url=None,
@@ -99,11 +99,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/.well-known/jwks.json", tags=["keys"], summary="JSON Web Key Set")
     async def jwks(request: Request) -> Any:
         """The public keys that verify Linju access tokens (RS256, selected by `kid`)."""
-        return ORJSONResponse(await request.app.state.keyring.jwks(), headers={"Cache-Control": "max-age=60"})
+        return json_response(await request.app.state.keyring.jwks(), headers={"Cache-Control": "max-age=60"})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> Any:
-        return ORJSONResponse(await request.app.state.openapi.document())
+        return json_response(await request.app.state.openapi.document())
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -8,10 +8,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import ORJSONResponse
 
 from services.common.db import DbSession
 from services.common.errors import AppError, problem_response
+from services.common.responses import json_response
 from services.gateway.database import User
 from services.gateway.identity import service
 from services.gateway.identity.live import LivePrincipal
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _token_response(body: TokenResponse) -> ORJSONResponse:
-    return ORJSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+def _token_response(body: TokenResponse) -> Response:
+    return json_response(body.model_dump(exclude_none=True), headers=NO_STORE)
 
 
 async def _user_token_pair(request: Request, session: DbSession, user: User) -> TokenResponse:
@@ -61,7 +61,7 @@ async def issue_token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=256)] = None,
-) -> ORJSONResponse:
+) -> Response:
     """OAuth2 token endpoint (form-encoded, RFC 6749).
 
     * `grant_type=password` with `username` and `password`: a user's access token

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from services.common.db import DbSession
+from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination, keyset_page
 from services.gateway.database import ApiClient, User
 from services.gateway.identity import service
@@ -50,12 +51,16 @@ async def list_users(
 
 @router.post("/users", response_model=UserRead, status_code=201, summary="Create a user")
 async def create_user(
-    request: Request, session: DbSession, actor: LiveDistrict, body: UserCreate
-) -> UserRead:
+    request: Request, session: DbSession, actor: LiveDistrict, body: UserCreate, idempotency: IdempotencyGuard
+) -> Response:
     """Roles: `district`, `street` (needs `street_id`), `operator` and `evaluator` (need `organization_id`).
-    Passwords are stored as argon2id hashes."""
-    user = await service.create_user(session, body, actor=actor, request=request)
-    return UserRead.model_validate(user)
+    Passwords are stored as argon2id hashes. Send `Idempotency-Key` to make a retry safe."""
+
+    async def create() -> UserRead:
+        user = await service.create_user(session, body, actor=actor, request=request)
+        return UserRead.model_validate(user)
+
+    return await idempotency.run(create)
 
 
 @router.get("/users/{user_id}", response_model=UserRead, summary="Get a user")
@@ -90,6 +95,7 @@ async def create_client(
     request: Request, session: DbSession, actor: LiveDistrict, body: ClientCreate
 ) -> ClientCreated:
     """A client-credentials client for a district data platform (role `integration`: read-only,
-    personal data masked). The `client_secret` is shown in this response only."""
+    personal data masked). The `client_secret` is shown in this response only (so this POST does
+    not replay by Idempotency-Key: a replay would need the secret stored)."""
     client, secret = await service.create_client(session, body, actor=actor, request=request)
     return ClientCreated(**ClientRead.model_validate(client).model_dump(), client_secret=secret)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import client_ip, record_audit
+from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from services.common.tokens import hash_opaque_token, new_opaque_token
@@ -217,7 +217,8 @@ async def record_login_failure(sessionmaker: Any, username: str, ip: str) -> Non
 async def authenticate_user(
     session: AsyncSession, request: Request, settings: GatewaySettings, username: str, password: str
 ) -> User:
-    ip = client_ip(request) or "unknown"
+    # The socket's address: a client-sent X-Forwarded-For must not reset its own throttle.
+    ip = request.client.host if request.client else "unknown"
     await check_login_throttle(session, settings, username, ip)
     user = await session.scalar(select(User).where(User.username == username))
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)

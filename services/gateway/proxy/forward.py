@@ -162,6 +162,7 @@ async def proxy(request: Request) -> Response:
         except ValueError:
             raise AppError("Invalid Content-Length.", code="bad_request", status=400) from None
     client: httpx.AsyncClient = request.app.state.upstreams[service]
+    deadline = settings.upstream_slow_timeout_s if rule.slow else settings.upstream_timeout_s
     query = request.scope.get("query_string", b"")
     url = sub_path + ("?" + query.decode("latin-1") if query else "")
     has_body = request.method in ("POST", "PUT", "PATCH", "DELETE")
@@ -170,10 +171,10 @@ async def proxy(request: Request) -> Response:
         url,
         headers=forwarded_headers(request),
         content=_limited_body(request, limit) if has_body else None,
-        timeout=httpx.Timeout(rule.timeout_s, connect=2.0),
+        timeout=httpx.Timeout(deadline, connect=2.0),
     )
     try:
-        async with asyncio.timeout(rule.timeout_s):
+        async with asyncio.timeout(deadline):
             upstream = await client.send(upstream_request, stream=True)
     except BodyTooLarge:
         return _too_large(limit, request)
