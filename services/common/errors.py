@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.requestid import current_request_id
 
@@ -260,6 +261,60 @@ def validation_problem(exc: RequestValidationError, accept_language: str | None)
     )
 
 
+class UnhandledErrorMiddleware:
+    """Turns an unexpected exception into a bare problem+json 500 (503 when the database is
+    unreachable) and logs it with the request id. Unlike Starlette's own last-resort handler it
+    does not re-raise, so the connection stays healthy and the id header is still added."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                log.exception("error after the response started")
+                raise
+            accept_language = None
+            for name, value in scope.get("headers", []):
+                if name == b"accept-language":
+                    accept_language = value.decode("latin-1")
+            if _database_unavailable(exc):
+                log.warning("database unavailable: %s", type(exc).__name__)
+                response = problem_response(
+                    status=503,
+                    code="service_unavailable",
+                    accept_language=accept_language,
+                    headers={"Retry-After": "1"},
+                )
+            else:
+                log.exception("unhandled error")
+                response = problem_response(
+                    status=500, code="internal_error", accept_language=accept_language
+                )
+            await response(scope, receive, send)
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
@@ -290,25 +345,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-        if isinstance(exc, OperationalError | InterfaceError) or (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated
-        ):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return problem_response(
-                status=503,
-                code="service_unavailable",
-                accept_language=request.headers.get("accept-language"),
-                headers={"Retry-After": "1"},
-            )
-        log.exception("unhandled error")
-        return problem_response(
-            status=500, code="internal_error", accept_language=request.headers.get("accept-language")
-        )
-
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_exception)
-    app.add_exception_handler(Exception, unexpected)
+    app.add_middleware(UnhandledErrorMiddleware)

@@ -82,7 +82,7 @@ class Idempotency:
         request_hash = await self._request_hash()
         owner = self.principal.sub
         locked = await self.session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{owner}\0{key}"}
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{owner}\x1f{key}"}
         )
         if not locked:
             raise Conflict(

@@ -1,0 +1,238 @@
+"""The reverse proxy: request ids, size limits, upstream failures, /internal, header hygiene."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.cli.stack import Stack, free_port
+from services.gateway.proxy.forward import forwarded_headers
+from tests.conftest import TEST_ENV, RunningStack, bearer
+
+
+def test_request_id_is_echoed_and_propagated(gateway: httpx.Client, district_token: str) -> None:
+    # The id reaches the registry: its own problem document (404 for an unknown street) carries it.
+    response = gateway.get(
+        "/api/v1/registry/communities",
+        params={"street_id": "00000000-0000-0000-0000-000000000000"},
+        headers={**bearer(district_token), "X-Request-ID": "client-trace-42"},
+    )
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "client-trace-42"
+    assert response.json()["request_id"] == "client-trace-42"
+    assert response.json()["code"] == "street_not_found"
+
+
+@pytest.mark.parametrize("bad_id", ["x" * 129, "has spaces", "semi;colon", "ünïcode"])
+def test_invalid_request_id_is_replaced(gateway: httpx.Client, bad_id: str) -> None:
+    response = gateway.get("/healthz", headers={"X-Request-ID": bad_id.encode("utf-8")})
+    rid = response.headers["x-request-id"]
+    assert rid != bad_id and 0 < len(rid) <= 128 and rid.replace("-", "").isalnum()
+
+
+def test_generated_request_id_when_none_sent(gateway: httpx.Client) -> None:
+    first = gateway.get("/healthz").headers["x-request-id"]
+    second = gateway.get("/healthz").headers["x-request-id"]
+    assert first and second and first != second
+
+
+def test_body_over_one_mib_is_413(gateway: httpx.Client, district_token: str) -> None:
+    body = b"x" * (2 * 1024 * 1024)
+    response = gateway.post(
+        "/api/v1/registry/streets",
+        content=body,
+        headers={**bearer(district_token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_chunked_body_over_one_mib_is_413(gateway: httpx.Client, district_token: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"y" * 65536  # 2.5 MiB without a Content-Length
+
+    response = gateway.post(
+        "/api/v1/registry/streets",
+        content=chunks(),
+        headers={**bearer(district_token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+def test_internal_paths_are_not_reachable(gateway: httpx.Client, district_token: str) -> None:
+    for path in (
+        "/api/v1/registry/internal/scopes?role=street",
+        "/api/v1/evaluation/internal/scopes",
+        "/api/v1/registry/%2e%2e/internal/scopes",
+        "/api/v1/registry//internal/scopes",
+        "/api/v1/registry/./internal/scopes",
+        "/api/v1/registry/streets/../internal/scopes",
+        "/api/v1/registry/%69nternal/scopes",
+    ):
+        response = gateway.get(path, headers=bearer(district_token))
+        assert response.status_code == 404, path
+
+
+def test_unknown_service_is_404(gateway: httpx.Client, district_token: str) -> None:
+    assert gateway.get("/api/v1/nothing/here", headers=bearer(district_token)).status_code == 404
+
+
+def test_anonymous_is_401_before_reaching_a_service(gateway: httpx.Client) -> None:
+    response = gateway.get("/api/v1/registry/streets")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_problem_json_in_chinese(gateway: httpx.Client, district_token: str) -> None:
+    response = gateway.get("/api/v1/registry/streets", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["title"] == "需要登录认证"
+    english = gateway.get("/api/v1/registry/streets").json()
+    assert english["title"] == "Authentication required" and english["code"] == body["code"]
+    # A service's own errors are localised too.
+    zh = gateway.get(
+        "/api/v1/registry/communities",
+        params={"limit": 1000},
+        headers={**bearer(district_token), "Accept-Language": "zh-CN"},
+    ).json()
+    assert zh["status"] == 422 and zh["title"] == "请求参数校验失败"
+    assert zh["errors"][0]["field"] == "limit"
+
+
+def test_hop_by_hop_and_spoofable_headers_are_dropped() -> None:
+    from starlette.requests import Request
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "scheme": "http",
+        "client": ("10.0.0.9", 5555),
+        "server": ("gw", 8000),
+        "headers": [
+            (b"x-user-role", b"district"),
+            (b"x-principal-id", b"1"),
+            (b"x-forwarded-for", b"6.6.6.6"),
+            (b"connection", b"keep-alive"),
+            (b"te", b"trailers"),
+            (b"authorization", b"Bearer t"),
+            (b"accept-language", b"zh-CN"),
+        ],
+    }
+    names = {k.lower(): v for k, v in forwarded_headers(Request(scope))}
+    assert "x-user-role" not in names and "x-principal-id" not in names
+    assert "connection" not in names and "te" not in names
+    assert names["x-forwarded-for"] == "10.0.0.9"
+    assert names["authorization"] == "Bearer t" and names["accept-language"] == "zh-CN"
+
+
+def test_merged_openapi(gateway: httpx.Client) -> None:
+    doc = gateway.get("/openapi.json").json()
+    paths = doc["paths"]
+    assert "/api/v1/registry/streets" in paths and "/api/v1/auth/token" in paths and "/api/v1/users" in paths
+    assert not any("/internal" in p for p in paths)
+    operation_ids = [
+        op["operationId"] for item in paths.values() for op in item.values() if "operationId" in op
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert "registry_list_streets" in operation_ids
+    assert doc["components"]["securitySchemes"]["OAuth2Password"]["flows"]["password"]["tokenUrl"]
+    assert gateway.get("/docs").status_code == 200
+
+
+def test_readyz_reports_every_upstream(gateway: httpx.Client) -> None:
+    body = gateway.get("/readyz").json()
+    assert body["checks"] == {
+        "database": "ok",
+        "registry": "ok",
+        "activities": "ok",
+        "evaluation": "ok",
+    }
+
+
+def test_upstream_stopped_is_503_then_recovers(
+    stack: RunningStack, gateway: httpx.Client, district_token: str
+) -> None:
+    stack.stack.stop_service("registry")
+    try:
+        started = time.monotonic()
+        response = gateway.get("/api/v1/registry/streets", headers=bearer(district_token))
+        assert response.status_code == 503
+        assert time.monotonic() - started < 3
+        assert response.json()["code"] == "upstream_unavailable" and response.json()["request_id"]
+        assert gateway.get("/readyz").status_code == 503
+        # The other services are unaffected.
+        assert gateway.get("/api/v1/auth/me", headers=bearer(district_token)).status_code == 200
+    finally:
+        stack.stack.start_service("registry")
+        stack.stack.wait_ready(service="registry")
+    assert gateway.get("/api/v1/registry/streets", headers=bearer(district_token)).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def hanging_upstream() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_slow_upstream_is_504_at_the_deadline(
+    stack: RunningStack, hanging_upstream: int, district_token: str
+) -> None:
+    """A second gateway whose registry never answers, with a 1-second route deadline."""
+    port = free_port()
+    gw = Stack(
+        database_url=stack.database_url,
+        gateway_port=port,
+        ports={**stack.stack.ports, "gateway": port, "registry": hanging_upstream},
+        extra_env={**TEST_ENV, "LINJU_GATEWAY_UPSTREAM_TIMEOUT_S": "1"},
+        log_dir=stack.log_dir,
+    )
+    gw.start_service("gateway")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{gw.url()}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        started = time.monotonic()
+        response = httpx.get(
+            f"{gw.url()}/api/v1/registry/streets", headers=bearer(district_token), timeout=10
+        )
+        elapsed = time.monotonic() - started
+        assert response.status_code == 504
+        assert response.json()["code"] == "upstream_timeout"
+        assert 0.9 <= elapsed < 3.0
+    finally:
+        gw.stop_service("gateway")
