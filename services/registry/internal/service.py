@@ -4,14 +4,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.scope import scope_site_ids
+
 
 async def site_scope(
     session: AsyncSession, role: str, street_id: uuid.UUID | None, organization_id: uuid.UUID | None
 ) -> list[uuid.UUID]:
-    """Sites visible to a street or operator user.
-
-    The registry has no sites yet (they arrive with the sites/contracts domain), so every
-    scope is empty for now; the contract (query parameters, response shape, service-token
-    auth) is the one the gateway relies on.
-    """
-    return []
+    """Sites visible to a street user (its street's) or an operator (active contract today)."""
+    return await scope_site_ids(session, role, street_id, organization_id)
