@@ -30,7 +30,7 @@ def community(street_code: str = "XX", index: int = 0) -> Any:
 
 
 def valid_uscc() -> str:
-    body = "5233" + "".join(random.choice(ALPHABET[:10]) for _ in range(13))  # noqa: S311 - test data
+    body = "5233" + "".join(random.choice(ALPHABET[:10]) for _ in range(13))
     return with_check_character(body)
 
 
