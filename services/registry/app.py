@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
-from services.registry.database import tables
 from services.registry.contracts.router import router as contracts_router
+from services.registry.database import tables
 from services.registry.filings.router import router as filings_router
 from services.registry.internal.router import router as internal_router
 from services.registry.organizations.router import router as organizations_router
 from services.registry.reference.router import router as reference_router
+from services.registry.settings import RegistrySettings
 from services.registry.sites.router import router as sites_router
 from services.registry.staff.router import router as staff_router
-from services.registry.settings import RegistrySettings
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
