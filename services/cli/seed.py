@@ -14,15 +14,13 @@ from services.gateway.database import User
 from services.gateway.identity import service as identity
 from services.gateway.identity.schemas import UserCreate
 from services.gateway.keys.service import ensure_signing_key
+from services.registry.demo import demo_id, seed_demo_registry
 from services.registry.reference.data import STREETS
 from services.registry.reference.service import seed_reference_data
 
-DEMO_NAMESPACE = uuid.UUID("3d1f2c9a-7b8e-4e51-9c0d-2a6b4f8e1d37")
-
 
 def demo_organization_id(code: str) -> uuid.UUID:
-    """Stable ids for the demo organisations (the registry's demo data creates them)."""
-    return uuid.uuid5(DEMO_NAMESPACE, f"organization:{code}")
+    return demo_id("organization", code)
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,8 @@ async def seed(database_url: str, *, demo: bool) -> list[DemoUser]:
             await seed_reference_data(session)
             await ensure_signing_key(session)
         if demo:
+            async with sessionmaker() as session, session.begin():
+                await seed_demo_registry(session)
             async with sessionmaker() as session, session.begin():
                 created = await seed_demo_users(session)
     finally:
