@@ -51,14 +51,16 @@ def test_unknown_grant_type(gateway: httpx.Client) -> None:
     assert response.json()["code"] == "unsupported_grant_type"
 
 
-def test_me_shows_the_caller(gateway: httpx.Client, street_token: str) -> None:
-    response = gateway.get("/api/v1/auth/me", headers=bearer(street_token))
+def test_me_shows_the_caller(gateway: httpx.Client, stack: RunningStack) -> None:
+    token = login(gateway, "xixing")["access_token"]  # sites resolved now, after other tests' writes
+    response = gateway.get("/api/v1/auth/me", headers=bearer(token))
     assert response.status_code == 200
     me = response.json()
     assert me["username"] == "xixing"
     assert me["role"] == "street"
-    assert me["street_id"]
-    assert me["sites"] == []  # no sites registered in the seeded registry yet
+    # The `sites` claim is the street's sites, resolved by the registry when the token was issued.
+    rows = stack.sql("SELECT id FROM registry.sites WHERE street_id = $1", uuid.UUID(me["street_id"]))
+    assert rows and sorted(me["sites"]) == sorted(str(r["id"]) for r in rows)
 
 
 def test_me_of_district_has_no_sites_claim(gateway: httpx.Client, district_token: str) -> None:
@@ -215,3 +217,15 @@ def test_client_credentials(gateway: httpx.Client, district_token: str) -> None:
         auth=(client["client_id"], client["client_secret"]),
     )
     assert basic.status_code == 200
+
+
+def test_operator_sites_claim_comes_from_active_contracts(gateway: httpx.Client, stack: RunningStack) -> None:
+    token = login(gateway, "operator")["access_token"]
+    me = gateway.get("/api/v1/auth/me", headers=bearer(token)).json()
+    rows = stack.sql(
+        "SELECT DISTINCT site_id FROM registry.contracts WHERE organization_id = $1"
+        " AND starts_on <= (now() AT TIME ZONE 'Asia/Shanghai')::date"
+        " AND ends_on >= (now() AT TIME ZONE 'Asia/Shanghai')::date",
+        uuid.UUID(me["organization_id"]),
+    )
+    assert rows and sorted(me["sites"]) == sorted(str(r["site_id"]) for r in rows)
