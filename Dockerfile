@@ -7,8 +7,8 @@
 # Needs DATABASE_URL (PostgreSQL >= 15); see docker-compose.yml for a complete deployment.
 FROM python:3.11-slim
 
-# PYTHONPATH: import `services` from /app, not from site-packages. The `linju` command finds
-# migrations/alembic.ini relative to the services package, so the source tree must be the one used.
+# PYTHONPATH: import `services` from /app (the same tree as migrations/, which `linju migrate`
+# finds beside it; LINJU_MIGRATIONS_DIR can point elsewhere).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

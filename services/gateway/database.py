@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, Uuid, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.app import ServiceTables
-from services.common.db import make_base
+from services.common.db import NAMING_CONVENTION
 
-Base = make_base("gateway")
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema="gateway", naming_convention=NAMING_CONVENTION)
+
+
 metadata = Base.metadata
 tables = ServiceTables(metadata)
 
@@ -35,6 +39,8 @@ class User(Base):
     # Bumped whenever the user is deactivated or its role/scope changes: access tokens carry it
     # as `ver`, and the gateway refuses a token whose `ver` is not the current one.
     token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Row version for ETag / If-Match.
+    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
@@ -61,7 +67,10 @@ class SigningKey(Base):
     private_pem: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    # Set when a newer key takes over signing; the key stays in the JWKS until its last token expired.
+    # A new key is published in the JWKS at once but signs only from `activates_at`, so every
+    # service has fetched it before the first token signed with it arrives.
+    activates_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # When a newer key takes over signing; the key stays in the JWKS until its last token expired.
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

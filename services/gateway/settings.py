@@ -28,7 +28,6 @@ class GatewaySettings(ServiceSettings):
     upstream_slow_timeout_s: float = 60.0
     # Shared secret the domain services present (client_credentials) to obtain service tokens.
     service_secret: str = DEFAULT_SERVICE_SECRET
-    public_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> GatewaySettings:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.common.app import ServiceTables
-from services.common.db import make_base
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
-Base = make_base("registry")
+from services.common.app import ServiceTables
+from services.common.db import NAMING_CONVENTION
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema="registry", naming_convention=NAMING_CONVENTION)
+
+
 metadata = Base.metadata
 tables = ServiceTables(metadata)
 

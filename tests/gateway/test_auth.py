@@ -22,6 +22,12 @@ def _create_user(gateway: httpx.Client, token: str, **overrides: object) -> dict
     return {**response.json(), "password": body["password"]}
 
 
+def _etag(gateway: httpx.Client, token: str, user_id: str) -> str:
+    response = gateway.get(f"/api/v1/users/{user_id}", headers=bearer(token))
+    assert response.status_code == 200
+    return response.headers["etag"]
+
+
 def test_password_login_returns_token_pair(gateway: httpx.Client) -> None:
     response = gateway.post(
         "/api/v1/auth/token",
@@ -131,7 +137,9 @@ def test_deactivated_user_is_refused_at_once(
     assert gateway.get("/api/v1/registry/streets", headers=bearer(pair["access_token"])).status_code == 200
 
     patch = gateway.patch(
-        f"/api/v1/users/{user['id']}", json={"active": False}, headers=bearer(district_token)
+        f"/api/v1/users/{user['id']}",
+        json={"active": False},
+        headers={**bearer(district_token), "If-Match": _etag(gateway, district_token, user["id"])},
     )
     assert patch.status_code == 200 and patch.json()["active"] is False
 
@@ -154,7 +162,7 @@ def test_role_change_stops_old_tokens(gateway: httpx.Client, district_token: str
     patch = gateway.patch(
         f"/api/v1/users/{user['id']}",
         json={"role": "street", "street_id": street_id},
-        headers=bearer(district_token),
+        headers={**bearer(district_token), "If-Match": _etag(gateway, district_token, user["id"])},
     )
     assert patch.status_code == 200, patch.text
     assert gateway.get("/api/v1/users", headers=bearer(token)).status_code == 401

@@ -171,7 +171,15 @@ def test_key_rotation_overlap(
     before = login(gateway, "district")["access_token"]
     old_kid = jwt.get_unverified_header(before)["kid"]
     monkeypatch.setenv("DATABASE_URL", stack.database_url)
-    assert linju(["rotate-keys"]) == 0
+    rotated_at = time.monotonic()
+    assert linju(["rotate-keys", "--activate-in", "3"]) == 0
+    # Published at once (the gateway re-reads its keys within a second), signing only after the lead
+    # time: a login now still gets the old key.
+    time.sleep(1.1)
+    kids = {k["kid"] for k in gateway.get("/.well-known/jwks.json").json()["keys"]}
+    assert len(kids) >= 2
+    assert jwt.get_unverified_header(login(gateway, "district")["access_token"])["kid"] == old_kid
+    time.sleep(max(0.0, 3.1 - (time.monotonic() - rotated_at)))
     after = login(gateway, "district")["access_token"]
     new_kid = jwt.get_unverified_header(after)["kid"]
     assert new_kid != old_kid

@@ -139,3 +139,34 @@ def test_idempotency_key_applies_a_create_once(
     assert count == 1
     other = gateway.post("/api/v1/users", json={**body, "display_name": "different"}, headers=headers)
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+def test_patch_needs_a_current_etag(gateway: httpx.Client, district_token: str, stack: RunningStack) -> None:
+    body = {
+        "username": "etag-" + uuid.uuid4().hex[:8],
+        "display_name": "版本",
+        "password": "long-enough-pass",
+        "role": "district",
+    }
+    user = gateway.post("/api/v1/users", json=body, headers=bearer(district_token)).json()
+    url = f"/api/v1/users/{user['id']}"
+    etag = gateway.get(url, headers=bearer(district_token)).headers["etag"]
+
+    missing = gateway.patch(url, json={"display_name": "无版本"}, headers=bearer(district_token))
+    assert missing.status_code == 428 and missing.json()["code"] == "precondition_required"
+    ok = gateway.patch(
+        url, json={"display_name": "新名字"}, headers={**bearer(district_token), "If-Match": etag}
+    )
+    assert ok.status_code == 200 and ok.json()["display_name"] == "新名字"
+    assert ok.headers["etag"] != etag
+    stale = gateway.patch(
+        url, json={"display_name": "旧版本"}, headers={**bearer(district_token), "If-Match": etag}
+    )
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
+    stored = stack.sql("SELECT display_name FROM gateway.users WHERE id = $1", uuid.UUID(user["id"]))
+    assert stored[0]["display_name"] == "新名字"
+    audit = stack.sql(
+        "SELECT before, after FROM gateway.audit_log WHERE object_id = $1 AND action = 'user.update'",
+        user["id"],
+    )
+    assert len(audit) == 1 and '"新名字"' in audit[0]["after"] and '"版本"' in audit[0]["before"]

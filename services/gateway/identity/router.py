@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from services.common.db import DbSession
+from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination, keyset_page
 from services.gateway.database import ApiClient, User
@@ -64,17 +65,28 @@ async def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserRead, summary="Get a user")
-async def get_user(session: DbSession, _: LiveDistrict, user_id: uuid.UUID) -> UserRead:
-    return UserRead.model_validate(await service.get_user(session, user_id))
+async def get_user(session: DbSession, _: LiveDistrict, user_id: uuid.UUID, response: Response) -> UserRead:
+    """The `ETag` header is what `PATCH` wants in `If-Match`."""
+    user = await service.get_user(session, user_id)
+    set_etag(response, user.id, user.version)
+    return UserRead.model_validate(user)
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, summary="Change or deactivate a user")
 async def update_user(
-    request: Request, session: DbSession, actor: LiveDistrict, user_id: uuid.UUID, body: UserUpdate
+    request: Request,
+    session: DbSession,
+    actor: LiveDistrict,
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    response: Response,
 ) -> UserRead:
-    """Deactivating a user (`active: false`), changing its role or scope, or setting a new password
+    """Needs `If-Match` with the user's ETag (428 without, 412 when stale).
+
+    Deactivating a user (`active: false`), changing its role or scope, or setting a new password
     invalidates its access and refresh tokens at once."""
     user = await service.update_user(session, user_id, body, actor=actor, request=request)
+    set_etag(response, user.id, user.version)
     return UserRead.model_validate(user)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, NotFound, TooManyRequests, ValidationFailed
+from services.common.etag import require_if_match
 from services.common.tokens import hash_opaque_token, new_opaque_token
 from services.gateway.database import ApiClient, LoginFailure, RefreshToken, User, tables
 from services.gateway.identity.passwords import hash_password, verify_password
@@ -92,7 +93,11 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 async def update_user(
     session: AsyncSession, user_id: uuid.UUID, data: UserUpdate, *, actor: Principal, request: Request
 ) -> User:
-    user = await get_user(session, user_id)
+    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    if user is None:
+        raise NotFound("No user with this id.", detail_zh="用户不存在。", code="user_not_found")
+    if request is not None:
+        require_if_match(request, user.id, user.version)
     before = _user_audit(user)
     changes = data.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
@@ -122,6 +127,7 @@ async def update_user(
             .values(revoked_at=_now())
         )
     user.updated_at = _now()
+    user.version += 1
     await session.flush()
     await record_audit(
         session,

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from jose.backends.base import Key
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.tokens import (
@@ -33,31 +33,58 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def add_signing_key(session: AsyncSession) -> str:
-    """Create a key, make it the signing key and retire the previous one. Returns the new kid."""
+async def add_signing_key(session: AsyncSession, *, activate_in_s: int = 0) -> str:
+    """Create a key that signs from ``activate_in_s`` seconds on; the current key signs until then.
+
+    The new key is in the JWKS at once, so services that refresh their copy in the meantime never
+    meet a token with a kid they do not know. Returns the new kid.
+    """
     pair = generate_key_pair()
     now = _now()
-    await session.execute(update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now))
+    activates = now + dt.timedelta(seconds=activate_in_s)
+    await session.execute(
+        update(SigningKey)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > activates))
+        .values(retired_at=activates)
+    )
     session.add(
-        SigningKey(kid=pair.kid, private_pem=pair.private_pem, public_jwk=pair.public_jwk, created_at=now)
+        SigningKey(
+            kid=pair.kid,
+            private_pem=pair.private_pem,
+            public_jwk=pair.public_jwk,
+            created_at=now,
+            activates_at=activates,
+        )
     )
     await session.flush()
     return pair.kid
 
 
 async def ensure_signing_key(session: AsyncSession) -> None:
-    current = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
-    if current is None:
+    if await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1)) is None:
         await add_signing_key(session)
 
 
+def _signing_now() -> Any:
+    now = _now()
+    return and_(
+        SigningKey.activates_at <= now, or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)
+    )
+
+
+async def current_signing_kid(session: AsyncSession) -> str | None:
+    return await session.scalar(
+        select(SigningKey.kid).where(_signing_now()).order_by(SigningKey.activates_at.desc()).limit(1)
+    )
+
+
 async def published_keys(session: AsyncSession) -> list[SigningKey]:
-    """Keys in the JWKS: the signing key and retired keys whose tokens may still be alive."""
+    """Keys in the JWKS: pending, signing, and retired ones whose tokens may still be alive."""
     cutoff = _now() - RETIRED_KEY_GRACE
     rows = await session.scalars(
         select(SigningKey)
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff))
-        .order_by(SigningKey.created_at.desc())
+        .order_by(SigningKey.activates_at.desc())
     )
     return list(rows)
 
@@ -87,7 +114,11 @@ class KeyRing:
             self._loaded_at = time.monotonic()
             self._public = {k.kid: public_key_from_jwk(k.public_jwk) for k in keys}
             self._jwks = {"keys": [k.public_jwk for k in keys]}
-            current = next((k for k in keys if k.retired_at is None), None)
+            now = _now()
+            signing = [
+                k for k in keys if k.activates_at <= now and (k.retired_at is None or k.retired_at > now)
+            ]
+            current = signing[0] if signing else None
             if current is not None and (self._signer is None or self._signer.kid != current.kid):
                 self._signer = TokenSigner(
                     KeyPair(current.kid, current.private_pem, current.public_jwk),
@@ -103,13 +134,12 @@ class KeyRing:
         return key
 
     async def signer(self, session: AsyncSession) -> TokenSigner:
-        current = await session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
-        if self._signer is None or self._signer.kid != current:
+        if self._signer is None or self._signer.kid != await current_signing_kid(session):
             await self.reload()
         assert self._signer is not None, "no signing key: run `linju migrate` first"
         return self._signer
 
     async def jwks(self) -> dict[str, Any]:
-        if time.monotonic() - self._loaded_at > 5.0:
+        if time.monotonic() - self._loaded_at > 1.0:
             await self.reload()
         return self._jwks

@@ -65,7 +65,9 @@ async def create_organization(
     return await idempotency.run(create, headers=lambda org: {"ETag": make_etag(org.id, org.version)})
 
 
-@router.get("/organizations/{organization_id}", response_model=OrganizationRead, summary="Get an organization")
+@router.get(
+    "/organizations/{organization_id}", response_model=OrganizationRead, summary="Get an organization"
+)
 async def get_organization(
     session: DbSession, principal: AnyUser, organization_id: uuid.UUID, response: Response
 ) -> OrganizationRead:

@@ -117,7 +117,9 @@ async def create_organization(
     org = Organization(id=uuid.uuid4(), **body.model_dump())
     session.add(org)
     await _flush_unique(session, body.uscc)
-    await audit(session, request, principal, "organization.create", "organization", org.id, after=_snapshot(org))
+    await audit(
+        session, request, principal, "organization.create", "organization", org.id, after=_snapshot(org)
+    )
     return org
 
 
