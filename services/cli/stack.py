@@ -61,9 +61,13 @@ class Stack:
             {
                 "DATABASE_URL": self.database_url,
                 "LINJU_JWKS_URL": f"{self.url('gateway')}/.well-known/jwks.json",
+                "LINJU_GATEWAY_URL": self.url("gateway"),
                 "LINJU_GATEWAY_REGISTRY_URL": self.url("registry"),
                 "LINJU_GATEWAY_ACTIVITIES_URL": self.url("activities"),
                 "LINJU_GATEWAY_EVALUATION_URL": self.url("evaluation"),
+                "LINJU_ACTIVITIES_REGISTRY_URL": self.url("registry"),
+                "LINJU_EVALUATION_REGISTRY_URL": self.url("registry"),
+                "LINJU_EVALUATION_ACTIVITIES_URL": self.url("activities"),
                 "PYTHONUNBUFFERED": "1",
             }
         )

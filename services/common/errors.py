@@ -65,6 +65,29 @@ TITLES: dict[str, tuple[str, str]] = {
 }
 
 
+def define_titles(titles: dict[str, tuple[str, str]]) -> None:
+    """Domains register the (English, Chinese) titles of their own error codes at import time."""
+    for code, pair in titles.items():
+        existing = TITLES.setdefault(code, pair)
+        if existing != pair:
+            raise RuntimeError(f"error code {code!r} defined twice with different titles")
+
+
+define_titles(
+    {
+        "site_not_found": ("Site not found", "站点不存在"),
+        "organization_not_found": ("Organisation not found", "组织不存在"),
+        "contract_not_found": ("Contract not found", "合同不存在"),
+        "staff_not_found": ("Staff member not found", "工作人员不存在"),
+        "uscc_taken": ("USCC already registered", "统一社会信用代码已登记"),
+        "filing_not_found": ("Filing not found", "报备不存在"),
+        "filing_window_closed": ("The filing window is closed", "不在报备时间窗口内"),
+        "invalid_transition": ("Not allowed in the current state", "当前状态不允许该操作"),
+        "build_list_not_found": ("Build list not found", "建设名单不存在"),
+    }
+)
+
+
 class AppError(Exception):
     """An error with an HTTP status and a stable machine code.
 

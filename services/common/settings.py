@@ -33,8 +33,19 @@ class ServiceSettings(BaseSettings):
     )
     # An unknown kid triggers at most one JWKS refetch per this many seconds.
     jwks_refetch_interval_s: float = Field(60.0, validation_alias=AliasChoices("LINJU_JWKS_REFETCH_INTERVAL"))
+    # Where services ask the gateway for service tokens (client_credentials as `service:<name>`).
+    gateway_url: str = Field("http://127.0.0.1:8000", validation_alias=AliasChoices("LINJU_GATEWAY_URL"))
+    # Shared by the gateway and the services inside the trust boundary; refused at its default
+    # outside development.
+    service_secret: str = Field(DEFAULT_SERVICE_SECRET, validation_alias=AliasChoices("LINJU_SERVICE_SECRET"))
     log_json: bool = Field(True, validation_alias=AliasChoices("LINJU_LOG_JSON"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("LINJU_LOG_LEVEL"))
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> ServiceSettings:
+        if self.env == "production" and self.service_secret == DEFAULT_SERVICE_SECRET:
+            raise ValueError("LINJU_SERVICE_SECRET must be set outside development")
+        return self
 
     @model_validator(mode="after")
     def _require_database(self) -> ServiceSettings:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import DEFAULT_SERVICE_SECRET, ServiceSettings
+from services.common.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
@@ -26,15 +26,6 @@ class GatewaySettings(ServiceSettings):
     max_batch_body_bytes: int = 16 * 1024 * 1024
     upstream_timeout_s: float = 10.0
     upstream_slow_timeout_s: float = 60.0
-    # Shared secret the domain services present (client_credentials) to obtain service tokens.
-    service_secret: str = DEFAULT_SERVICE_SECRET
-
-    @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> GatewaySettings:
-        if self.env == "production" and self.service_secret == DEFAULT_SERVICE_SECRET:
-            raise ValueError("LINJU_GATEWAY_SERVICE_SECRET must be set outside development")
-        return self
-
     def upstreams(self) -> dict[str, str]:
         return {
             "registry": self.registry_url,

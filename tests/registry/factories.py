@@ -117,3 +117,24 @@ def operated_site(gateway: httpx.Client, district_token: str, street_code: str =
     contract = create_contract(gateway, district_token, site["id"], org["id"])
     token = user_token(gateway, district_token, "operator", organization_id=org["id"])
     return {"site": site, "organization": org, "contract": contract, "operator_token": token}
+
+
+def integration_token(gateway: httpx.Client, district_token: str) -> str:
+    """A fresh data-platform client (role `integration`) and its access token."""
+    created = gateway.post(
+        "/api/v1/clients",
+        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
+        headers=bearer(district_token),
+    )
+    assert created.status_code == 201, created.text
+    client = created.json()
+    token = gateway.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        },
+    )
+    assert token.status_code == 200, token.text
+    return str(token.json()["access_token"])

@@ -1,0 +1,24 @@
+"""Date rules shared by the logs: nothing is logged in the future (plans excepted)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.common.timeutil import now_shanghai, today_shanghai
+
+# Devices' clocks drift; a record a few minutes "in the future" is a clock, not a forgery.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def not_in_future_date(value: dt.date) -> dt.date:
+    if value > today_shanghai():
+        raise ValueError("must not be in the future")
+    return value
+
+
+def not_in_future_time(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset (RFC 3339), e.g. 2026-03-01T09:00:00+08:00")
+    if value > now_shanghai() + CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return value

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.activities.database import Base, SiteRecord
+
+
+class ActivityPlan(SiteRecord, Base):
+    """A site's monthly activity plan (Table C.1 常态开放 2: 每月须提前制定月度活动安排)."""
+
+    __tablename__ = "activity_plans"
+    __table_args__ = (UniqueConstraint("site_id", "month", name="uq_activity_plans_site_month"),)
+
+    # First day of the month (Asia/Shanghai); the API speaks "2026-03".
+    month: Mapped[dt.date] = mapped_column(Date)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Published after the month had begun (allowed, but does not earn C14's plan point).
+    published_late: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,206 @@
+"""The rules every site-bound log record shares, written once.
+
+Each resource (activities, cases, visits …) is a :class:`RecordKind`; these
+functions list, read, create, update and delete its rows with the same scope
+policy (:mod:`services.activities.scope`), optimistic concurrency (ETag /
+If-Match), and audit trail. Domains add only their own rules and schemas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.activities.database import tables
+from services.activities.scope import ensure_can_write_site, site_clause
+from services.common.audit import record_audit
+from services.common.auth import Principal
+from services.common.errors import NotFound
+from services.common.etag import require_if_match
+from services.common.pagination import PageParams, keyset_page
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class RecordKind(Generic[M]):
+    model: type[M]
+    object_type: str  # "activity", "case" … (audit log, error codes)
+    label_en: str
+    label_zh: str
+    # The column `from`/`to` filters and list order use (a date or a timestamp).
+    date_column: str
+
+    @property
+    def not_found_code(self) -> str:
+        return f"{self.object_type}_not_found"
+
+    def not_found(self) -> NotFound:
+        return NotFound(
+            f"No {self.label_en} with this id.",
+            detail_zh=f"{self.label_zh}不存在。",
+            code=self.not_found_code,
+        )
+
+    def column(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def snapshot(row: Any) -> dict[str, Any]:
+    """The row's columns as JSON-ready data (for audit before/after)."""
+    table = row.__table__
+    return jsonable_encoder({c.key: getattr(row, c.key) for c in table.columns})
+
+
+async def audit(
+    session: AsyncSession,
+    request: Request | None,
+    principal: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    *,
+    before: Any = None,
+    after: Any = None,
+    note: str | None = None,
+) -> None:
+    await record_audit(
+        session,
+        tables.audit,
+        actor=principal,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        request=request,
+        note=note,
+    )
+
+
+def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt.date | None) -> list[Any]:
+    """``from``/``to`` (inclusive business dates) on the kind's date column."""
+    column = kind.column(kind.date_column)
+    filters: list[Any] = []
+    is_timestamp = getattr(column.type, "timezone", False)
+    if date_from is not None:
+        filters.append(column >= (_start_of(date_from) if is_timestamp else date_from))
+    if date_to is not None:
+        filters.append(
+            column < _start_of(date_to + dt.timedelta(days=1)) if is_timestamp else column <= date_to
+        )
+    return filters
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    from services.common.timeutil import SHANGHAI
+
+    return dt.datetime.combine(day, dt.time(0), tzinfo=SHANGHAI)
+
+
+async def list_records(
+    session: AsyncSession,
+    principal: Principal,
+    kind: RecordKind[M],
+    page: PageParams,
+    filters: Sequence[ColumnElement[bool] | Any] = (),
+) -> tuple[list[M], str | None]:
+    model: Any = kind.model
+    stmt = select(model).where(site_clause(principal, model.site_id), *filters)
+    order = [kind.column(kind.date_column), model.id]
+    return await keyset_page(session, stmt, order, page)
+
+
+async def get_record(
+    session: AsyncSession,
+    principal: Principal,
+    kind: RecordKind[M],
+    record_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> M:
+    model: Any = kind.model
+    stmt = select(model).where(model.id == record_id, site_clause(principal, model.site_id))
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt)
+    if row is None:
+        raise kind.not_found()
+    return row  # type: ignore[no-any-return]
+
+
+async def create_record(
+    session: AsyncSession, request: Request, principal: Principal, kind: RecordKind[M], values: dict[str, Any]
+) -> M:
+    await ensure_can_write_site(request, principal, values["site_id"])
+    row: Any = kind.model(**values, created_by=principal.sub)
+    session.add(row)
+    await session.flush()
+    await audit(
+        session,
+        request,
+        principal,
+        f"{kind.object_type}.create",
+        kind.object_type,
+        row.id,
+        after=snapshot(row),
+    )
+    return row  # type: ignore[no-any-return]
+
+
+async def load_for_write(
+    session: AsyncSession, request: Request, principal: Principal, kind: RecordKind[M], record_id: uuid.UUID
+) -> M:
+    """The row, locked, after the caller proved it may write for its site and sent a current If-Match."""
+    row: Any = await get_record(session, principal, kind, record_id, for_update=True)
+    await ensure_can_write_site(request, principal, row.site_id)
+    require_if_match(request, row.id, row.version)
+    return row  # type: ignore[no-any-return]
+
+
+async def update_record(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    kind: RecordKind[M],
+    record_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> M:
+    row: Any = await load_for_write(session, request, principal, kind, record_id)
+    before = snapshot(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.version += 1
+    row.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await audit(
+        session,
+        request,
+        principal,
+        f"{kind.object_type}.update",
+        kind.object_type,
+        row.id,
+        before=before,
+        after=snapshot(row),
+    )
+    return row  # type: ignore[no-any-return]
+
+
+async def delete_record(
+    session: AsyncSession, request: Request, principal: Principal, kind: RecordKind[M], record_id: uuid.UUID
+) -> None:
+    row: Any = await load_for_write(session, request, principal, kind, record_id)
+    before = snapshot(row)
+    await session.delete(row)
+    await session.flush()
+    await audit(
+        session, request, principal, f"{kind.object_type}.delete", kind.object_type, record_id, before=before
+    )

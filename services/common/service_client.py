@@ -1,0 +1,72 @@
+"""Calling another Linju service: a service token from the gateway, then plain HTTP.
+
+A service authenticates at the gateway's token endpoint with client_credentials
+as ``service:<name>`` and the shared service secret; the token (role
+``service``) is cached until shortly before it expires. Services never read
+another service's schema: they ask its API (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from services.common.errors import AppError
+
+
+class UpstreamUnavailable(AppError):
+    status = 503
+    code = "upstream_unavailable"
+
+
+class ServiceTokens:
+    def __init__(self, http: httpx.AsyncClient, gateway_url: str, name: str, secret: str) -> None:
+        self._http = http
+        self._url = f"{gateway_url.rstrip('/')}/api/v1/auth/token"
+        self._client_id = f"service:{name}"
+        self._secret = secret
+        self._token: str | None = None
+        self._valid_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str:
+        if self._token is not None and time.monotonic() < self._valid_until:
+            return self._token
+        async with self._lock:
+            if self._token is not None and time.monotonic() < self._valid_until:
+                return self._token
+            try:
+                response = await self._http.post(
+                    self._url,
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self._client_id,
+                        "client_secret": self._secret,
+                    },
+                    timeout=5.0,
+                )
+                response.raise_for_status()
+                body = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise UpstreamUnavailable(
+                    "Could not obtain a service token from the gateway.", detail_zh="无法从网关获取服务令牌。"
+                ) from exc
+            self._token = str(body["access_token"])
+            self._valid_until = time.monotonic() + max(10, int(body.get("expires_in", 300)) - 60)
+            return self._token
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers["Authorization"] = f"Bearer {await self.token()}"
+        try:
+            return await self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                "Another Linju service did not answer.", detail_zh="依赖的服务暂时不可用。"
+            ) from exc
