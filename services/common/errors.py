@@ -76,6 +76,9 @@ def define_titles(titles: dict[str, tuple[str, str]]) -> None:
 define_titles(
     {
         "site_not_found": ("Site not found", "站点不存在"),
+        "site_code_taken": ("Site code already in use", "站点编码已被使用"),
+        "site_link_overlaps": ("Organisation already linked for this period", "该组织在此期间已有关联"),
+        "site_link_not_found": ("Site link not found", "站点关联不存在"),
         "organization_not_found": ("Organisation not found", "组织不存在"),
         "contract_not_found": ("Contract not found", "合同不存在"),
         "staff_not_found": ("Staff member not found", "工作人员不存在"),

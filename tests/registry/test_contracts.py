@@ -63,8 +63,10 @@ def assert_hidden(gateway: httpx.Client, token: str, contract_id: str) -> None:
 
 @pytest.fixture(scope="module")
 def world(gateway: httpx.Client, district_token: str) -> dict[str, Any]:
-    """Org A operates a 西兴 (XX) site, org B a 长河 (CH) site; A also had an expired contract."""
+    """Org A operates a 西兴 (XX) site, org B a 长河 (CH) site; A also had an expired contract.
+    Tests may add contracts for org A and org C, never for org B."""
     org_a, org_b = create_org(gateway, district_token), create_org(gateway, district_token)
+    org_c = create_org(gateway, district_token)  # holds the contracts the PATCH tests change
     site_xx, site_ch = create_site(gateway, district_token, "XX"), create_site(gateway, district_token, "CH")
     contract_a = create_contract(gateway, district_token, site_xx["id"], org_a["id"])
     contract_b = create_contract(gateway, district_token, site_ch["id"], org_b["id"], mode="joint")
@@ -74,6 +76,7 @@ def world(gateway: httpx.Client, district_token: str) -> dict[str, Any]:
     return {
         "org_a": org_a,
         "org_b": org_b,
+        "org_c": org_c,
         "site_xx": site_xx,
         "site_ch": site_ch,
         "contract_a": contract_a,
@@ -258,8 +261,12 @@ def test_street_sees_only_its_streets_contracts(
     assert_hidden(gateway, street_token, world["contract_b"]["id"])
 
 
-def test_operator_sees_only_its_organizations_contracts(gateway: httpx.Client, world: dict[str, Any]) -> None:
-    assert listed_ids(gateway, world["operator_a"]) == {world["contract_a"]["id"], world["expired_a"]["id"]}
+def test_operator_sees_only_its_organizations_contracts(
+    gateway: httpx.Client, district_token: str, world: dict[str, Any]
+) -> None:
+    of_a = listed_ids(gateway, district_token, organization_id=world["org_a"]["id"])
+    assert {world["contract_a"]["id"], world["expired_a"]["id"]} <= of_a
+    assert listed_ids(gateway, world["operator_a"]) == of_a  # expired contracts included
     assert listed_ids(gateway, world["operator_b"]) == {world["contract_b"]["id"]}
     assert listed_ids(gateway, world["operator_a"], organization_id=world["org_b"]["id"]) == set()
     assert listed_ids(gateway, world["operator_a"], site_id=world["site_ch"]["id"]) == set()
@@ -293,7 +300,7 @@ def test_contracts_need_a_token(gateway: httpx.Client) -> None:
 
 
 def new_contract(gateway: httpx.Client, district_token: str, world: dict[str, Any]) -> tuple[str, str]:
-    contract = create_contract(gateway, district_token, world["site_ch"]["id"], world["org_b"]["id"])
+    contract = create_contract(gateway, district_token, world["site_ch"]["id"], world["org_c"]["id"])
     etag = gateway.get(f"{CONTRACTS}/{contract['id']}", headers=bearer(district_token)).headers["etag"]
     return contract["id"], etag
 

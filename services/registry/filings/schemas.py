@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.common.enums import FilingKind, FilingState
 
@@ -24,9 +24,25 @@ FacilityType = Annotated[
 ]
 Title = Annotated[str, Field(min_length=1, max_length=200, examples=["星民社区美好生活共同体建设计划"])]
 FilerName = Annotated[str, Field(min_length=1, max_length=100, examples=["西兴街道"])]
-Area = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, description="Square metres.")]
+CENTS = Decimal("0.01")
+
+
+def _two_places(value: Decimal) -> Decimal:
+    # Answer "1300000.00" for an input of "1300000", as the stored NUMERIC(…, 2) does.
+    return value.quantize(CENTS)
+
+
+Area = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=10, decimal_places=2, description="Square metres.", examples=["650.00"]),
+    AfterValidator(_two_places),
+]
 Money = Annotated[
-    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description="Yuan, a decimal string.")
+    Decimal,
+    Field(
+        ge=0, max_digits=14, decimal_places=2, description="Yuan, a decimal string.", examples=["1200000.50"]
+    ),
+    AfterValidator(_two_places),
 ]
 Comment = Annotated[str, Field(max_length=2000)]
 Year = Annotated[int, Field(ge=2000, le=2100, examples=[2027])]
@@ -126,7 +142,13 @@ class FilingUpdate(BaseModel):
     _finish = field_validator("planned_finish")(_finish_not_before_start)
 
     @field_validator(
-        "filer_name", "community_id", "facility_type", "title", "funding_source", "description", "late_allowed"
+        "filer_name",
+        "community_id",
+        "facility_type",
+        "title",
+        "funding_source",
+        "description",
+        "late_allowed",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:

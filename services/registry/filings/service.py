@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, Select, false, func, select, text, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -200,9 +201,7 @@ async def set_window(
 ) -> FilingWindowRead:
     for field in ("opens_on", "closes_on"):
         if getattr(body, field).year != year:
-            raise ValidationFailed(
-                field, f"must be a date in {year}", message_zh=f"必须是 {year} 年内的日期"
-            )
+            raise ValidationFailed(field, f"must be a date in {year}", message_zh=f"必须是 {year} 年内的日期")
     row = await session.get(FilingWindow, year, with_for_update=True)
     before = (await get_window(session, year)).model_dump(mode="json") if row is not None else None
     now = dt.datetime.now(dt.UTC)
@@ -275,7 +274,7 @@ async def list_filings(
     street_id: uuid.UUID | None = None,
     community_id: uuid.UUID | None = None,
 ) -> tuple[list[Filing], str | None]:
-    stmt: Select[tuple[Filing]] = select(Filing).where(visible_filings(principal))
+    stmt: Select[Any] = select(Filing).where(visible_filings(principal))
     if year is not None:
         stmt = stmt.where(Filing.year == year)
     if kind is not None:
@@ -306,9 +305,7 @@ async def list_history(
 ) -> tuple[list[FilingTransitionRead], str | None]:
     await get_filing(session, principal, filing_id)
     stmt = select(FilingTransition).where(FilingTransition.filing_id == filing_id)
-    rows, cursor = await keyset_page(
-        session, stmt, [FilingTransition.occurred_at, FilingTransition.id], page
-    )
+    rows, cursor = await keyset_page(session, stmt, [FilingTransition.occurred_at, FilingTransition.id], page)
     return [
         FilingTransitionRead(
             id=row.id,
@@ -328,7 +325,7 @@ async def list_history(
 async def conflicts(session: AsyncSession, principal: Principal, year: int) -> list[ConflictGroup]:
     """Live filings (submitted, returned, approved) sharing a community and facility type in
     ``year`` — for the district's coordination (统筹安排)."""
-    ids = func.array_agg(func.cast(Filing.id, Filing.id.type).op("ORDER BY")(Filing.created_at))
+    ids = func.array_agg(aggregate_order_by(Filing.id, Filing.created_at, Filing.id))
     stmt = (
         select(
             Filing.street_id,
@@ -412,11 +409,10 @@ async def create_filing(
                 detail_zh="运营方只能以本单位名义提交单位设施报备。",
             )
         filer_organization_id = principal.organization_id
-    elif principal.role == "street":
-        if body.street_id != principal.street_id:
-            raise ValidationFailed(
-                "street_id", "a street files only for its own street", message_zh="街道只能为本街道报备"
-            )
+    elif principal.role == "street" and body.street_id != principal.street_id:
+        raise ValidationFailed(
+            "street_id", "a street files only for its own street", message_zh="街道只能为本街道报备"
+        )
     if await session.get(Street, body.street_id) is None:
         raise ValidationFailed("street_id", "no street with this id", message_zh="街道不存在")
     await _check_community(session, body.street_id, body.community_id)
@@ -487,7 +483,9 @@ async def update_filing(
     finish = changes.get("planned_finish", filing.planned_finish)
     if start is not None and finish is not None and finish < start:
         raise ValidationFailed(
-            "planned_finish", "must be on or after planned_start", message_zh="计划完工日期不得早于计划开工日期"
+            "planned_finish",
+            "must be on or after planned_start",
+            message_zh="计划完工日期不得早于计划开工日期",
         )
     if "community_id" in changes and changes["community_id"] != filing.community_id:
         await _check_community(session, filing.street_id, changes["community_id"])
@@ -501,7 +499,14 @@ async def update_filing(
     filing.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     await audit(
-        session, request, principal, "filing.update", "filing", filing.id, before=before, after=snapshot(filing)
+        session,
+        request,
+        principal,
+        "filing.update",
+        "filing",
+        filing.id,
+        before=before,
+        after=snapshot(filing),
     )
     return filing
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
@@ -66,7 +67,7 @@ async def list_organizations(
     registration: Registration | None = None,
     q: str | None = None,
 ) -> tuple[list[Organization], str | None]:
-    stmt: Select[tuple[Organization]] = select(Organization).where(visible_organizations(principal))
+    stmt: Select[Any] = select(Organization).where(visible_organizations(principal))
     if kind is not None:
         stmt = stmt.where(Organization.kind == kind)
     if registration is not None:

@@ -59,7 +59,11 @@ Longitude = Annotated[
     Field(ge=73, le=136, description="WGS-84 longitude inside China (73–136 °E).", examples=["120.211900"]),
     AfterValidator(_to_microdegrees),
 ]
-Area = Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2, examples=["860.50"])]
+Area = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=10, decimal_places=2, examples=["860.50"]),
+    AfterValidator(lambda value: value.quantize(Decimal("0.01"))),
+]
 
 
 # ---- opening hours ---------------------------------------------------------------------------------

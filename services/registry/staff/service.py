@@ -43,7 +43,7 @@ class StaffNotFound(NotFound):
         super().__init__("No staff member with this id.", detail_zh="工作人员不存在。")
 
 
-def _scoped_staff(principal: Principal) -> Select[tuple[StaffMember]]:
+def _scoped_staff(principal: Principal) -> Select[Any]:
     return select(StaffMember).join(Site, Site.id == StaffMember.site_id).where(visible_sites(principal))
 
 
