@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import create_engine, make_sessionmaker
 from services.common.settings import ServiceSettings
+from services.evaluation.rubrics.seed import seed_rubrics
 from services.gateway.database import User
 from services.gateway.identity import service as identity
 from services.gateway.identity.schemas import UserCreate
@@ -58,6 +59,7 @@ async def seed(database_url: str, *, demo: bool) -> list[DemoUser]:
     try:
         async with sessionmaker() as session, session.begin():
             await seed_reference_data(session)
+            await seed_rubrics(session)
             await ensure_signing_key(session)
         if demo:
             async with sessionmaker() as session, session.begin():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -15,3 +17,7 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 tables = ServiceTables(metadata)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
