@@ -5,17 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.service_client import ServiceTokens
 from services.evaluation.database import tables
 from services.evaluation.internal.router import router as internal_router
 from services.evaluation.settings import EvaluationSettings
 
 
 def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
+    settings = settings or EvaluationSettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        # One token source for every call to the registry, the activities service and the gateway.
+        app.state.service_tokens = ServiceTokens(
+            app.state.http, settings.gateway_url, "evaluation", settings.service_secret
+        )
+
     return create_service_app(
         name="evaluation",
         title="Linju evaluation",
         description="The 100-point rubric of Table C.1: rounds, scorecards, surveys, tiers, improvement.",
-        settings=settings or EvaluationSettings(),
+        settings=settings,
         tables=tables,
         routers=[internal_router],
+        on_startup=on_startup,
     )

@@ -19,6 +19,7 @@ from services.common.responses import json_response
 from services.common.tokens import TokenVerifier
 from services.gateway.auth.router import router as auth_router
 from services.gateway.database import tables
+from services.gateway.identity.internal import router as internal_router
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.scopes import ScopeResolver
 from services.gateway.keys.service import KeyRing
@@ -95,6 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth_router)
     app.include_router(identity_router)
+    app.include_router(internal_router)
 
     @app.get("/.well-known/jwks.json", tags=["keys"], summary="JSON Web Key Set")
     async def jwks(request: Request) -> Any:

@@ -26,6 +26,7 @@ class GatewaySettings(ServiceSettings):
     max_batch_body_bytes: int = 16 * 1024 * 1024
     upstream_timeout_s: float = 10.0
     upstream_slow_timeout_s: float = 60.0
+
     def upstreams(self) -> dict[str, str]:
         return {
             "registry": self.registry_url,

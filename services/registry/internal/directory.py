@@ -12,10 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Uuid, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.common.auth import ServiceOnly
 from services.common.db import DbSession
+from services.common.timeutil import today_shanghai
+from services.registry.contracts.models import Contract
 from services.registry.sites.models import Site
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
@@ -27,6 +30,9 @@ class SiteEntry(BaseModel):
     community_id: uuid.UUID
     status: str
     name: str
+    code: str
+    # Organisations holding a contract for the site that is active today (its operators).
+    operator_organization_ids: list[uuid.UUID]
 
 
 class SiteDirectory(BaseModel):
@@ -41,7 +47,24 @@ async def site_directory(
     street_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> SiteDirectory:
-    stmt = select(Site.id, Site.street_id, Site.community_id, Site.status, Site.name).order_by(Site.code)
+    operators = (
+        select(func.coalesce(func.array_agg(Contract.organization_id.distinct()), literal([], ARRAY(Uuid))))
+        .where(
+            Contract.site_id == Site.id,
+            Contract.starts_on <= today_shanghai(),
+            Contract.ends_on >= today_shanghai(),
+        )
+        .scalar_subquery()
+    )
+    stmt = select(
+        Site.id,
+        Site.street_id,
+        Site.community_id,
+        Site.status,
+        Site.name,
+        Site.code,
+        operators.label("operator_organization_ids"),
+    ).order_by(Site.code)
     if ids is not None:
         stmt = stmt.where(Site.id.in_(ids))
     if street_id is not None:
