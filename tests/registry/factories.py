@@ -138,3 +138,11 @@ def integration_token(gateway: httpx.Client, district_token: str) -> str:
     )
     assert token.status_code == 200, token.text
     return str(token.json()["access_token"])
+
+
+def error_fields(response: httpx.Response) -> set[str]:
+    """The field names of a 422 validation problem."""
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "validation_failed"
+    return {e["field"] for e in body["errors"]}

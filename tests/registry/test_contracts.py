@@ -12,37 +12,18 @@ import httpx
 import pytest
 
 from tests.conftest import RunningStack, bearer, login
-from tests.registry.factories import create_contract, create_org, create_site, create_user, user_token
+from tests.registry.factories import (
+    create_contract,
+    create_org,
+    create_site,
+    create_user,
+    error_fields,
+    integration_token,
+    user_token,
+)
 
 CONTRACTS = "/api/v1/registry/contracts"
 TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-def integration_token(gateway: httpx.Client, district_token: str) -> str:
-    created = gateway.post(
-        "/api/v1/clients",
-        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
-        headers=bearer(district_token),
-    )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    token = gateway.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
-
-
-def fields(response: httpx.Response) -> set[str]:
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["code"] == "validation_failed"
-    return {e["field"] for e in body["errors"]}
 
 
 def listed_ids(gateway: httpx.Client, token: str, **params: Any) -> set[str]:
@@ -186,12 +167,12 @@ def test_create_contract_bad_input(
     gateway: httpx.Client, district_token: str, world: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     response = gateway.post(CONTRACTS, json=body_for(world, **overrides), headers=bearer(district_token))
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
 
 
 def test_create_contract_missing_fields(gateway: httpx.Client, district_token: str) -> None:
     response = gateway.post(CONTRACTS, json={"mode": "procurement"}, headers=bearer(district_token))
-    assert fields(response) == {"site_id", "organization_id", "starts_on", "ends_on", "amount"}
+    assert error_fields(response) == {"site_id", "organization_id", "starts_on", "ends_on", "amount"}
 
 
 @pytest.mark.parametrize("who", ["street", "operator_a", "evaluator", "integration"])
@@ -245,7 +226,7 @@ def test_active_flag(gateway: httpx.Client, district_token: str, world: dict[str
 def test_list_bad_filters(
     gateway: httpx.Client, district_token: str, params: dict[str, Any], field: str
 ) -> None:
-    assert fields(gateway.get(CONTRACTS, params=params, headers=bearer(district_token))) == {field}
+    assert error_fields(gateway.get(CONTRACTS, params=params, headers=bearer(district_token))) == {field}
 
 
 def test_street_sees_only_its_streets_contracts(
@@ -360,7 +341,7 @@ def test_update_bad_input(
     response = gateway.patch(
         f"{CONTRACTS}/{contract_id}", json=body, headers={**bearer(district_token), "If-Match": etag}
     )
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
     assert gateway.get(f"{CONTRACTS}/{contract_id}", headers=bearer(district_token)).headers["etag"] == etag
 
 

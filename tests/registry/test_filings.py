@@ -19,32 +19,12 @@ import pytest
 
 from services.common.timeutil import today_shanghai
 from tests.conftest import RunningStack, bearer, login
-from tests.registry.factories import community, operated_site, street, user_token
+from tests.registry.factories import community, integration_token, operated_site, street, user_token
 
 API = "/api/v1/registry"
 FILINGS = f"{API}/filings"
 TODAY = today_shanghai()
 THIS_YEAR = TODAY.year
-
-
-def integration_token(gateway: httpx.Client, district_token: str) -> str:
-    created = gateway.post(
-        "/api/v1/clients",
-        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
-        headers=bearer(district_token),
-    )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    token = gateway.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
 
 
 @pytest.fixture(scope="module")

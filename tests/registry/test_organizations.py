@@ -10,30 +10,10 @@ import pytest
 
 from services.registry.organizations.uscc import ALPHABET
 from tests.conftest import RunningStack, bearer
-from tests.registry.factories import create_org, user_token, valid_uscc
+from tests.registry.factories import create_org, error_fields, integration_token, user_token, valid_uscc
 
 ORGS = "/api/v1/registry/organizations"
 REAL_USCCS = ["91330100799655058B", "91440300708461136T", "91110000802100433B"]
-
-
-def integration_token(gateway: httpx.Client, district_token: str) -> str:
-    created = gateway.post(
-        "/api/v1/clients",
-        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
-        headers=bearer(district_token),
-    )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    token = gateway.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
 
 
 def wrong_check_character(uscc: str) -> str:
@@ -43,13 +23,6 @@ def wrong_check_character(uscc: str) -> str:
 def get_with_rid(gateway: httpx.Client, path: str, token: str) -> httpx.Response:
     """A GET with a fixed request id, so two 404 bodies can be compared byte for byte."""
     return gateway.get(path, headers={**bearer(token), "X-Request-ID": "org-scope-check-0001"})
-
-
-def fields(response: httpx.Response) -> set[str]:
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["code"] == "validation_failed"
-    return {e["field"] for e in body["errors"]}
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +109,7 @@ def test_create_organization_bad_input(
         **overrides,
     }
     response = gateway.post(ORGS, json=body, headers=bearer(district_token))
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
 
 
 def test_wrong_check_character_message(gateway: httpx.Client, district_token: str) -> None:
@@ -226,7 +199,7 @@ def test_list_pagination(gateway: httpx.Client, district_token: str, world: dict
 def test_list_bad_filters(
     gateway: httpx.Client, district_token: str, params: dict[str, Any], field: str
 ) -> None:
-    assert fields(gateway.get(ORGS, params=params, headers=bearer(district_token))) == {field}
+    assert error_fields(gateway.get(ORGS, params=params, headers=bearer(district_token))) == {field}
 
 
 def test_street_and_integration_see_every_organization(
@@ -269,7 +242,9 @@ def test_get_organization(gateway: httpx.Client, district_token: str, world: dic
 def test_get_unknown_and_malformed_ids(gateway: httpx.Client, district_token: str) -> None:
     missing = gateway.get(f"{ORGS}/{uuid.uuid4()}", headers=bearer(district_token))
     assert missing.status_code == 404 and missing.json()["code"] == "organization_not_found"
-    assert fields(gateway.get(f"{ORGS}/not-a-uuid", headers=bearer(district_token))) == {"organization_id"}
+    assert error_fields(gateway.get(f"{ORGS}/not-a-uuid", headers=bearer(district_token))) == {
+        "organization_id"
+    }
 
 
 # --- PATCH /organizations/{id} ------------------------------------------------------------------
@@ -334,7 +309,7 @@ def test_update_bad_input(
     response = gateway.patch(
         f"{ORGS}/{org['id']}", json=body, headers={**bearer(district_token), "If-Match": etag}
     )
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
 
 
 def test_update_to_a_taken_uscc_is_409(

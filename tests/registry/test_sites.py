@@ -10,7 +10,16 @@ import httpx
 import pytest
 
 from tests.conftest import RunningStack, bearer, login
-from tests.registry.factories import community, create_org, create_site, operated_site, street, user_token
+from tests.registry.factories import (
+    community,
+    create_org,
+    create_site,
+    error_fields,
+    integration_token,
+    operated_site,
+    street,
+    user_token,
+)
 
 SITES = "/api/v1/registry/sites"
 
@@ -23,26 +32,6 @@ WEEK = {
     "sat": {"open": "09:00", "close": "17:00"},
     "sun": None,
 }
-
-
-def integration_token(gateway: httpx.Client, district_token: str) -> str:
-    created = gateway.post(
-        "/api/v1/clients",
-        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
-        headers=bearer(district_token),
-    )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    token = gateway.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
 
 
 def site_body(street_code: str = "XX", index: int = 0, **overrides: Any) -> dict[str, Any]:
@@ -60,13 +49,6 @@ def site_body(street_code: str = "XX", index: int = 0, **overrides: Any) -> dict
         "operating_mode": "procurement",
         **overrides,
     }
-
-
-def error_fields(response: httpx.Response) -> set[str]:
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["code"] == "validation_failed"
-    return {e["field"] for e in body["errors"]}
 
 
 def fetch(gateway: httpx.Client, token: str, site_id: str) -> httpx.Response:

@@ -12,38 +12,17 @@ import httpx
 import pytest
 
 from tests.conftest import RunningStack, bearer
-from tests.registry.factories import create_contract, operated_site, user_token
+from tests.registry.factories import (
+    create_contract,
+    error_fields,
+    integration_token,
+    operated_site,
+    user_token,
+)
 
 STAFF = "/api/v1/registry/staff"
 TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 LAST_YEAR = TODAY.year - 1
-
-
-def integration_token(gateway: httpx.Client, district_token: str) -> str:
-    created = gateway.post(
-        "/api/v1/clients",
-        json={"client_id": f"platform-{uuid.uuid4().hex[:8]}", "name": "区数据平台"},
-        headers=bearer(district_token),
-    )
-    assert created.status_code == 201, created.text
-    client = created.json()
-    token = gateway.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        },
-    )
-    assert token.status_code == 200, token.text
-    return token.json()["access_token"]
-
-
-def fields(response: httpx.Response) -> set[str]:
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["code"] == "validation_failed"
-    return {e["field"] for e in body["errors"]}
 
 
 def add_staff(gateway: httpx.Client, token: str, site_id: str, **overrides: Any) -> dict[str, Any]:
@@ -173,7 +152,7 @@ def test_operator_cannot_add_staff_to_a_site_it_does_not_operate(
             json={"site_id": site_id, "name": "越权", "active_from": "2025-01-01"},
             headers=bearer(world["operator_a"]),
         )
-        assert fields(response) == {"site_id"}
+        assert error_fields(response) == {"site_id"}
     assert stack.sql("SELECT 1 FROM registry.staff WHERE name = '越权'") == []
 
 
@@ -193,7 +172,7 @@ def test_create_staff_bad_input(
     gateway: httpx.Client, world: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     body = {"site_id": world["site_a"]["id"], "name": "坏输入", "active_from": "2025-01-01", **overrides}
-    assert fields(gateway.post(STAFF, json=body, headers=bearer(world["operator_a"]))) == {field}
+    assert error_fields(gateway.post(STAFF, json=body, headers=bearer(world["operator_a"]))) == {field}
 
 
 @pytest.mark.parametrize("who", ["street", "evaluator", "integration"])
@@ -281,7 +260,7 @@ def test_list_filters(gateway: httpx.Client, district_token: str, world: dict[st
 def test_list_bad_filters(
     gateway: httpx.Client, district_token: str, params: dict[str, Any], field: str
 ) -> None:
-    assert fields(gateway.get(STAFF, params=params, headers=bearer(district_token))) == {field}
+    assert error_fields(gateway.get(STAFF, params=params, headers=bearer(district_token))) == {field}
 
 
 def test_staff_need_a_token(gateway: httpx.Client) -> None:
@@ -390,7 +369,7 @@ def test_training_bad_input(
     response = gateway.post(
         f"{STAFF}/{world['staff_a']['id']}/trainings", json=payload, headers=bearer(world["operator_a"])
     )
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
 
 
 @pytest.mark.parametrize("who", ["street", "evaluator", "integration"])
@@ -492,7 +471,7 @@ def test_operator_cannot_move_staff_to_a_site_it_does_not_operate(
         response = gateway.patch(
             f"{STAFF}/{staff['id']}", json={"site_id": site_id}, headers={**bearer(token), "If-Match": etag}
         )
-        assert fields(response) == {"site_id"}
+        assert error_fields(response) == {"site_id"}
     after = gateway.get(f"{STAFF}/{staff['id']}", headers=bearer(token))
     assert after.json()["site_id"] == world["site_a"]["id"] and after.headers["etag"] == etag
 
@@ -515,7 +494,7 @@ def test_update_bad_input(
     response = gateway.patch(
         f"{STAFF}/{staff['id']}", json=body, headers={**bearer(district_token), "If-Match": etag}
     )
-    assert fields(response) == {field}
+    assert error_fields(response) == {field}
 
 
 @pytest.mark.parametrize("who", ["street", "evaluator", "integration"])
