@@ -27,6 +27,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check services tests migrations bench
 	$(BIN)/ruff format --check services tests migrations bench
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format services tests migrations bench

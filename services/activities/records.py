@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activities.database import tables
 from services.activities.scope import ensure_can_write_site, site_clause
-from services.common.audit import record_audit
+from services.common.audit import audit_writer
 from services.common.auth import Principal
 from services.common.errors import NotFound
 from services.common.etag import require_if_match
@@ -60,30 +60,7 @@ def snapshot(row: Any) -> dict[str, Any]:
     return jsonable_encoder({c.key: getattr(row, c.key) for c in table.columns})
 
 
-async def audit(
-    session: AsyncSession,
-    request: Request | None,
-    principal: Principal | None,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    *,
-    before: Any = None,
-    after: Any = None,
-    note: str | None = None,
-) -> None:
-    await record_audit(
-        session,
-        tables.audit,
-        actor=principal,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        request=request,
-        note=note,
-    )
+audit = audit_writer(tables.audit)
 
 
 def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt.date | None) -> list[Any]:
@@ -141,7 +118,8 @@ async def create_record(
     session: AsyncSession, request: Request, principal: Principal, kind: RecordKind[M], values: dict[str, Any]
 ) -> M:
     await ensure_can_write_site(request, principal, values["site_id"])
-    row: Any = kind.model(**values, created_by=principal.sub)
+    model: Any = kind.model
+    row = model(**values, created_by=principal.sub)
     session.add(row)
     await session.flush()
     await audit(

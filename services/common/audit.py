@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -81,3 +81,50 @@ async def record_audit(
             note=note,
         )
     )
+
+
+class AuditWriter(Protocol):
+    async def __call__(
+        self,
+        session: AsyncSession,
+        request: Request | None,
+        actor: Principal | None,
+        action: str,
+        object_type: str,
+        object_id: Any,
+        *,
+        before: Any = None,
+        after: Any = None,
+        note: str | None = None,
+    ) -> None: ...
+
+
+def audit_writer(table: Table) -> AuditWriter:
+    """A service's audit function, bound to its own audit table."""
+
+    async def audit(
+        session: AsyncSession,
+        request: Request | None,
+        actor: Principal | None,
+        action: str,
+        object_type: str,
+        object_id: Any,
+        *,
+        before: Any = None,
+        after: Any = None,
+        note: str | None = None,
+    ) -> None:
+        await record_audit(
+            session,
+            table,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+            request=request,
+            note=note,
+        )
+
+    return audit

@@ -75,9 +75,9 @@ def evaluate(term: Mapping[str, Any], inputs: Mapping[str, Any]) -> Result:
     label = term.get("label")
     prefix = f"{label}: " if label else ""
     if kind == "flag":
-        value = bool(_input(inputs, term["input"]))
-        points = D(term["points"]) if value else Decimal(0)
-        return Result(points, [f"{prefix}{term['input']} = {str(value).lower()} → {_fmt(points)}"])
+        present = bool(_input(inputs, term["input"]))
+        points = D(term["points"]) if present else Decimal(0)
+        return Result(points, [f"{prefix}{term['input']} = {str(present).lower()} → {_fmt(points)}"])
     if kind == "threshold":
         value = D(_input(inputs, term["input"]))
         ok = value >= D(term["min"]) and ("max" not in term or value <= D(term["max"]))
@@ -194,8 +194,10 @@ def max_points_of(term: Mapping[str, Any]) -> Decimal | None:
         return max(D(a) for a in term["allowed"])
     if kind == "sum":
         parts = [max_points_of(t) for t in term["terms"]]
-        return None if any(p is None for p in parts) else sum(parts, Decimal(0))  # type: ignore[arg-type]
+        known = [p for p in parts if p is not None]
+        return sum(known, Decimal(0)) if len(known) == len(parts) else None
     if kind == "first_of":
         parts = [max_points_of(c["term"]) for c in term["cases"]] + [D(term.get("otherwise", 0))]
-        return None if any(p is None for p in parts) else max(parts)  # type: ignore[type-var]
+        known = [p for p in parts if p is not None]
+        return max(known) if len(known) == len(parts) else None
     return None  # per_count: unbounded unless capped
