@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: install up test lint format typecheck clean
+.PHONY: install up test lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -38,3 +38,7 @@ typecheck: install
 
 clean:
 	rm -rf $(VENV) .linju .pytest_cache .ruff_cache .mypy_cache
+
+## The speed targets of issue 7, each a ratio against a baseline measured in the same run.
+bench: install
+	$(BIN)/python bench/run.py

@@ -40,6 +40,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
+    # Pin every service to these CPUs (`taskset -c`), e.g. "0" while a load generator runs on "1".
+    cpus: str | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +94,8 @@ class Stack:
             "--limit-concurrency",
             "2000",
         ]
+        if self.cpus is not None:
+            cmd = ["taskset", "-c", self.cpus, *cmd]
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,477 @@
+"""`make bench`: the speed targets of issue 7, each a ratio measured side by side in one run.
+
+Starts what it needs (embedded PostgreSQL with fixed seeded data, the four services and a bare
+FastAPI hello-world under uvicorn with uvloop + httptools), pins the servers to CPU 0 and the load
+generator to CPU 1 (where there are two), warms up, interleaves target and baseline A/B/A/B for
+ROUNDS rounds, reports the median ratio and its spread, fails on any non-2xx or socket error,
+stops everything, and ends with one table: target, baseline, ratio, goal, pass/fail.
+
+    .venv/bin/python bench/run.py [--rounds 3] [--seconds 5] [--only P1,P3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.cli import database as db  # noqa: E402
+from services.cli.seed import DEMO_PASSWORD, seed  # noqa: E402
+from services.cli.stack import Stack, free_port  # noqa: E402
+
+TWO_CPUS = (os.cpu_count() or 1) >= 2
+SERVER_CPUS = "0" if TWO_CPUS else None
+LOAD_CPUS = ["taskset", "-c", "1"] if TWO_CPUS else []
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Outcome:
+    target_id: str
+    what: str
+    target: str
+    baseline: str
+    ratio: float | None
+    spread: str
+    goal: str
+    passed: bool | None
+    notes: list[str] = field(default_factory=list)
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (Debian package) …", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)  # noqa: S607
+    found = shutil.which("wrk")
+    if not found:
+        raise BenchError("wrk is not installed and could not be installed (apt-get install wrk)")
+    return found
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, *, connections: int, seconds: float, headers: dict[str, str] | None = None,
+        script: Path | None = None) -> dict[str, float]:  # fmt: skip
+    cmd = [
+        *LOAD_CPUS,
+        ensure_wrk(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(g) for g in m.groups())
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    return {
+        "rps": rps,
+        "errors": errors,
+        "p50_ms": float(p50.group(1)) * _UNITS[p50.group(2)] if p50 else float("nan"),
+    }
+
+
+def interleave(rounds: int, a: Callable[[], dict[str, float]], b: Callable[[], dict[str, float]],
+               metric: str = "rps") -> tuple[list[float], list[float]]:  # fmt: skip
+    """A/B/A/B …; refuses any run with errors."""
+    a_values, b_values = [], []
+    for _ in range(rounds):
+        for fn, values, name in ((a, a_values, "target"), (b, b_values, "baseline")):
+            result = fn()
+            if result.get("errors"):
+                raise BenchError(f"{name} run had {result['errors']} errors")
+            values.append(result[metric])
+    return a_values, b_values
+
+
+def ratio_stats(targets: list[float], baselines: list[float], invert: bool = False) -> tuple[float, str]:
+    ratios = [(b / t) if invert else (t / b) for t, b in zip(targets, baselines, strict=True)]
+    return statistics.median(ratios), f"{min(ratios):.2f}–{max(ratios):.2f}"
+
+
+class Bench:
+    def __init__(self, rounds: int, seconds: float) -> None:
+        self.rounds = rounds
+        self.seconds = seconds
+        self.tmp = Path(tempfile.mkdtemp(prefix="linju-bench-"))
+        self.database: db.Database | None = None
+        self.stack: Stack | None = None
+        self.hello: subprocess.Popen[bytes] | None = None
+        self.hello_url = ""
+        self.token = ""
+        self.outcomes: list[Outcome] = []
+
+    # ---- set-up -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.database = db.open_database(self.tmp, url=os.environ.get("BENCH_DATABASE_URL"))
+        db.migrate(self.database.url)
+        asyncio.run(seed(self.database.url, demo=True))
+        port = free_port()
+        ports = {n: free_port() for n in ("registry", "activities", "evaluation")}
+        self.stack = Stack(
+            database_url=self.database.url,
+            gateway_port=port,
+            ports=ports,
+            cpus=SERVER_CPUS,
+            extra_env={"LINJU_LOG_LEVEL": "WARNING", "LINJU_DB_POOL_SIZE": "20"},
+            log_dir=self.tmp / "logs",
+        )
+        self.stack.start()
+        hello_port = free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.hello:app",
+            "--port",
+            str(hello_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        if SERVER_CPUS is not None:
+            cmd = ["taskset", "-c", SERVER_CPUS, *cmd]
+        self.hello = subprocess.Popen(cmd, cwd=ROOT)  # noqa: S603
+        self.hello_url = f"http://127.0.0.1:{hello_port}/hello"
+        for _ in range(100):
+            try:
+                if httpx.get(self.hello_url).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.token = self.login("district")
+
+    def login(self, username: str) -> str:
+        assert self.stack is not None
+        response = httpx.post(
+            f"{self.stack.url()}/api/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": DEMO_PASSWORD},
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def stop(self) -> None:
+        if self.hello is not None:
+            self.hello.terminate()
+            self.hello.wait(10)
+        if self.stack is not None:
+            self.stack.stop()
+        if self.database is not None:
+            self.database.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def warm(self, url: str, headers: dict[str, str] | None = None) -> None:
+        wrk(url, connections=8, seconds=1, headers=headers)
+
+    # ---- targets ----------------------------------------------------------------------------
+    def p1(self) -> None:
+        assert self.stack is not None
+        through = f"{self.stack.url()}/api/v1/registry/healthz"
+        direct = f"{self.stack.url('registry')}/healthz"
+        self.warm(through, self.auth())
+        self.warm(direct)
+        t, b = interleave(
+            self.rounds,
+            lambda: wrk(through, connections=64, seconds=self.seconds, headers=self.auth()),
+            lambda: wrk(direct, connections=64, seconds=self.seconds),
+        )
+        ratio, spread = ratio_stats(t, b)
+        burst = wrk(through, connections=256, seconds=self.seconds, headers=self.auth())
+        notes = [f"c=256 through the gateway: {burst['rps']:.0f} req/s, {burst['errors']:.0f} errors"]
+        self.outcomes.append(
+            Outcome(
+                "P1",
+                "gateway proxy throughput, trivial route, c=64",
+                f"{statistics.median(t):.0f} req/s",
+                f"{statistics.median(b):.0f} req/s direct",
+                ratio,
+                spread,
+                "≥ 0.40, 0 errors at c=256",
+                ratio >= 0.40 and burst["errors"] == 0,
+                notes,
+            )
+        )
+
+    def p2(self) -> None:
+        assert self.stack is not None
+        through = f"{self.stack.url()}/api/v1/registry/healthz"
+        direct = f"{self.stack.url('registry')}/healthz"
+        t, b = interleave(
+            self.rounds,
+            lambda: wrk(through, connections=1, seconds=self.seconds, headers=self.auth()),
+            lambda: wrk(direct, connections=1, seconds=self.seconds),
+            metric="p50_ms",
+        )
+        added = statistics.median(t) - statistics.median(b)
+        self.outcomes.append(
+            Outcome(
+                "P2",
+                "latency added by the gateway, c=1, p50",
+                f"{statistics.median(t):.2f} ms",
+                f"{statistics.median(b):.2f} ms direct",
+                None,
+                f"added {added:.2f} ms",
+                "≤ 0.6 ms added",
+                added <= 0.6,
+            )
+        )
+
+    def p3(self) -> float:
+        assert self.stack is not None
+        sites = f"{self.stack.url()}/api/v1/registry/sites?limit=50"
+        self.warm(sites, self.auth())
+        self.warm(self.hello_url)
+        t, b = interleave(
+            self.rounds,
+            lambda: wrk(sites, connections=64, seconds=self.seconds, headers=self.auth()),
+            lambda: wrk(self.hello_url, connections=64, seconds=self.seconds),
+        )
+        ratio, spread = ratio_stats(t, b)
+        self.outcomes.append(
+            Outcome(
+                "P3",
+                "GET registry/sites?limit=50 via gateway, c=64",
+                f"{statistics.median(t):.0f} req/s",
+                f"{statistics.median(b):.0f} req/s hello",
+                ratio,
+                spread,
+                "≥ 0.20",
+                ratio >= 0.20,
+            )
+        )
+        return statistics.median(t)
+
+    def p4(self) -> None:
+        assert self.stack is not None
+        operator = self.login("operator")
+        me = httpx.get(
+            f"{self.stack.url()}/api/v1/auth/me", headers={"Authorization": f"Bearer {operator}"}
+        ).json()
+        if not me.get("sites"):
+            raise BenchError("the demo operator has no sites")
+        body = json.dumps(
+            {
+                "site_id": me["sites"][0],
+                "category": "elderly",
+                "title": "长者健康讲座",
+                "is_theme": True,
+                "starts_at": "2026-03-02T09:00:00+08:00",
+                "ends_at": "2026-03-02T10:30:00+08:00",
+                "location": "多功能活动室",
+                "attendance": 56,
+                "target_groups": ["elderly"],
+                "evidence": [{"kind": "sign_in_sheet", "uri": "https://files.example/s.jpg"}],
+            }
+        )
+        script = self.tmp / "post.lua"
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
+        url = f"{self.stack.url()}/api/v1/activities/activities"
+        probe = httpx.post(
+            url,
+            content=body,
+            headers={"Authorization": f"Bearer {operator}", "Content-Type": "application/json"},
+        )
+        if probe.status_code != 201:
+            raise BenchError(f"POST activities answered {probe.status_code}: {probe.text[:200]}")
+        headers = {"Authorization": f"Bearer {operator}"}
+        t, b = interleave(
+            self.rounds,
+            lambda: wrk(url, connections=32, seconds=self.seconds, headers=headers, script=script),
+            lambda: wrk(self.hello_url, connections=32, seconds=self.seconds),
+        )
+        ratio, spread = ratio_stats(t, b)
+        self.outcomes.append(
+            Outcome(
+                "P4",
+                "POST activities/activities, c=32",
+                f"{statistics.median(t):.0f} req/s",
+                f"{statistics.median(b):.0f} req/s hello",
+                ratio,
+                spread,
+                "≥ 0.15",
+                ratio >= 0.15,
+            )
+        )
+
+    def p7(self) -> None:
+        from jose import jwt
+
+        from services.common.tokens import TokenSigner, TokenVerifier, generate_key_pair, public_key_from_jwk
+
+        pair = generate_key_pair()
+        signer = TokenSigner(pair, issuer="linju", audience="linju-api")
+        public = public_key_from_jwk(pair.public_jwk)
+
+        async def lookup(kid: str) -> object:
+            return public if kid == pair.kid else None
+
+        verifier = TokenVerifier(lookup, issuer="linju", audience="linju-api")  # type: ignore[arg-type]
+        claims = {"role": "operator", "sites": [str(uuid.uuid4()) for _ in range(5)], "ver": 1}
+        token = signer.sign(str(uuid.uuid4()), claims, ttl_s=600)
+        hs_token = jwt.encode({**jwt.get_unverified_claims(token)}, "s" * 32, algorithm="HS256")
+        n = 3000
+
+        def ours() -> float:
+            loop = asyncio.new_event_loop()
+            started = time.perf_counter()
+            for _ in range(n):
+                loop.run_until_complete(verifier.verify(token))
+            elapsed = time.perf_counter() - started
+            loop.close()
+            return elapsed / n
+
+        def hs256() -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                jwt.decode(hs_token, "s" * 32, algorithms=["HS256"], audience="linju-api", issuer="linju")
+            return (time.perf_counter() - started) / n
+
+        t = [ours() for _ in range(self.rounds)]
+        b = [hs256() for _ in range(self.rounds)]
+        ratio, spread = ratio_stats(t, b)
+        self.outcomes.append(
+            Outcome(
+                "P7",
+                "token verification (RS256, strict checks)",
+                f"{statistics.median(t) * 1e6:.0f} µs",
+                f"{statistics.median(b) * 1e6:.0f} µs HS256",
+                ratio,
+                spread,
+                "≤ 2×",
+                ratio <= 2.0,
+            )
+        )
+
+    def p8(self, p3_peak: float) -> None:
+        assert self.stack is not None
+        rate = max(10.0, p3_peak / 2)
+        cmd = [
+            *LOAD_CPUS,
+            sys.executable,
+            str(ROOT / "bench" / "openloop.py"),
+            f"{self.stack.url()}/api/v1/registry/sites?limit=50",
+            "--rate",
+            f"{rate:.0f}",
+            "--seconds",
+            str(max(5.0, self.seconds * 2)),
+            "--header",
+            f"Authorization: Bearer {self.token}",
+        ]
+        out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)  # noqa: S603
+        if out["errors"]:
+            raise BenchError(f"open-loop run had {out['errors']} errors")
+        ratio = out["p99_ms"] / out["p50_ms"] if out["p50_ms"] else float("inf")
+        self.outcomes.append(
+            Outcome(
+                "P8",
+                f"tail latency at {rate:.0f} req/s (half the P3 peak), open loop",
+                f"p99 {out['p99_ms']} ms",
+                f"p50 {out['p50_ms']} ms",
+                ratio,
+                "one run",
+                "p99 ≤ 5 × p50",
+                ratio <= 5.0,
+            )
+        )
+
+    # ---- report -----------------------------------------------------------------------------
+    def table(self) -> str:
+        lines = [
+            "| id | what | target | baseline | ratio | spread | goal | result |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for o in self.outcomes:
+            ratio = f"{o.ratio:.2f}" if o.ratio is not None else "–"
+            verdict = {True: "pass", False: "FAIL", None: "n/a"}[o.passed]
+            lines.append(
+                f"| {o.target_id} | {o.what} | {o.target} | {o.baseline} | {ratio} | {o.spread} | {o.goal} "
+                f"| {verdict} |"
+            )
+            lines += [f"|  | ↳ {note} | | | | | | |" for note in o.notes]
+        return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--only", default="P1,P2,P3,P4,P7,P8")
+    args = parser.parse_args()
+    wanted = {t.strip().upper() for t in args.only.split(",")}
+    bench = Bench(args.rounds, args.seconds)
+    failures: list[str] = []
+    try:
+        bench.start()
+        p3_peak = None
+        for target_id, fn in (
+            ("P7", bench.p7),
+            ("P1", bench.p1),
+            ("P2", bench.p2),
+            ("P3", bench.p3),
+            ("P4", bench.p4),
+        ):
+            if target_id in wanted:
+                print(f"measuring {target_id} …", flush=True)
+                try:
+                    result = fn()
+                    if target_id == "P3":
+                        p3_peak = result
+                except (BenchError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
+                    failures.append(f"{target_id}: {exc}")
+        if "P8" in wanted and p3_peak:
+            print("measuring P8 …", flush=True)
+            try:
+                bench.p8(p3_peak)
+            except (BenchError, subprocess.CalledProcessError) as exc:
+                failures.append(f"P8: {exc}")
+    finally:
+        bench.stop()
+    print()
+    print(bench.table())
+    for failure in failures:
+        print(f"error: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
