@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
         return self
 
     @property
+    def asyncpg_dsn(self) -> str:
+        """The URL as plain asyncpg wants it (for LISTEN connections and COPY)."""
+        return self.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    @property
     def async_database_url(self) -> str:
         """The URL with the asyncpg driver, whatever scheme the operator wrote."""
         url = self.database_url or ""

@@ -21,6 +21,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,10 +105,19 @@ KeyLookup = Callable[[str], Awaitable[Key | None]]
 
 
 class TokenVerifier:
-    """Verifies access tokens strictly; ``lookup(kid)`` returns the allowed key or None."""
+    """Verifies access tokens strictly; ``lookup(kid)`` returns the allowed key or None.
+
+    A token that passed once is remembered (bounded LRU, keyed by the whole signed string) until
+    it expires: a client sends the same token many times, and re-checking an RSA signature per
+    request costs more than the rest of the check. Expiry and the key's presence in the allow-list
+    are still checked on every use, so a key withdrawn from the JWKS stops its tokens at once.
+    """
+
+    CACHE_SIZE = 10_000
 
     def __init__(self, lookup: KeyLookup, *, issuer: str, audience: str) -> None:
         self._lookup = lookup
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
         self._options = {
@@ -125,6 +135,21 @@ class TokenVerifier:
         }
 
     async def verify(self, token: str) -> dict[str, Any]:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            claims, kid = remembered
+            if time.time() <= claims["exp"] + LEEWAY_S and await self._lookup(kid) is not None:
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]
+            raise InvalidToken("expired or key withdrawn")
+        claims, kid = await self._verify_fully(token)
+        self._verified[token] = (claims, kid)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify_fully(self, token: str) -> tuple[dict[str, Any], str]:
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
@@ -157,7 +182,7 @@ class TokenVerifier:
             raise InvalidToken("lifetime not allowed")
         if claims.get("role") not in ROLES:
             raise InvalidToken("unknown role")
-        return claims
+        return claims, kid
 
 
 @dataclass

@@ -20,6 +20,7 @@ from services.common.tokens import TokenVerifier
 from services.gateway.auth.router import router as auth_router
 from services.gateway.database import tables
 from services.gateway.identity.internal import router as internal_router
+from services.gateway.identity.live import AccountStates
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.scopes import ScopeResolver
 from services.gateway.keys.service import KeyRing
@@ -73,9 +74,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.http = httpx.AsyncClient(timeout=5.0)
         app.state.scopes = ScopeResolver(app.state.http, settings, keyring)
         app.state.openapi = MergedOpenAPI(app)
+        app.state.accounts = AccountStates(app.state.sessionmaker, settings.asyncpg_dsn)
+        await app.state.accounts.start()
         try:
             yield
         finally:
+            await app.state.accounts.stop()
             for client in app.state.upstreams.values():
                 await client.aclose()
             await app.state.http.aclose()

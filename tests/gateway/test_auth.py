@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -237,3 +238,25 @@ def test_operator_sites_claim_comes_from_active_contracts(gateway: httpx.Client,
         uuid.UUID(me["organization_id"]),
     )
     assert rows and sorted(me["sites"]) == sorted(str(r["site_id"]) for r in rows)
+
+
+def test_deactivation_reaches_another_gateway_replica_at_once(
+    gateway: httpx.Client, district_token: str, stack: RunningStack
+) -> None:
+    """Two gateway processes on one database: the second drops its cached account state on NOTIFY."""
+    from tests.gateway.test_proxy import second_gateway
+
+    user = _create_user(gateway, district_token)
+    token = login(gateway, user["username"], user["password"])["access_token"]
+    with second_gateway(stack) as other:
+        assert httpx.get(f"{other}/api/v1/auth/me", headers=bearer(token)).status_code == 200  # now cached
+        patch = gateway.patch(
+            f"/api/v1/users/{user['id']}",
+            json={"active": False},
+            headers={**bearer(district_token), "If-Match": _etag(gateway, district_token, user["id"])},
+        )
+        assert patch.status_code == 200
+        deadline = time.monotonic() + 2.0
+        while httpx.get(f"{other}/api/v1/auth/me", headers=bearer(token)).status_code == 200:
+            assert time.monotonic() < deadline, "the other replica still accepts the token"
+            time.sleep(0.02)

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -205,16 +206,15 @@ def hanging_upstream() -> Iterator[int]:
     server.close()
 
 
-def test_slow_upstream_is_504_at_the_deadline(
-    stack: RunningStack, hanging_upstream: int, district_token: str
-) -> None:
-    """A second gateway whose registry never answers, with a 1-second route deadline."""
+@contextmanager
+def second_gateway(stack: RunningStack, *, env: dict[str, str] | None = None, **ports: int) -> Iterator[str]:
+    """Another gateway process on the same database (a second replica), optionally re-pointed."""
     port = free_port()
     gw = Stack(
         database_url=stack.database_url,
         gateway_port=port,
-        ports={**stack.stack.ports, "gateway": port, "registry": hanging_upstream},
-        extra_env={**TEST_ENV, "LINJU_GATEWAY_UPSTREAM_TIMEOUT_S": "1"},
+        ports={**stack.stack.ports, **ports, "gateway": port},
+        extra_env={**TEST_ENV, **(env or {})},
         log_dir=stack.log_dir,
     )
     gw.start_service("gateway")
@@ -226,13 +226,21 @@ def test_slow_upstream_is_504_at_the_deadline(
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        yield gw.url()
+    finally:
+        gw.stop_service("gateway")
+
+
+def test_slow_upstream_is_504_at_the_deadline(
+    stack: RunningStack, hanging_upstream: int, district_token: str
+) -> None:
+    """A second gateway whose registry never answers, with a 1-second route deadline."""
+    with second_gateway(
+        stack, env={"LINJU_GATEWAY_UPSTREAM_TIMEOUT_S": "1"}, registry=hanging_upstream
+    ) as url:
         started = time.monotonic()
-        response = httpx.get(
-            f"{gw.url()}/api/v1/registry/streets", headers=bearer(district_token), timeout=10
-        )
+        response = httpx.get(f"{url}/api/v1/registry/streets", headers=bearer(district_token), timeout=10)
         elapsed = time.monotonic() - started
         assert response.status_code == 504
         assert response.json()["code"] == "upstream_timeout"
         assert 0.9 <= elapsed < 3.0
-    finally:
-        gw.stop_service("gateway")

@@ -86,6 +86,8 @@ async def update_user(
     Deactivating a user (`active: false`), changing its role or scope, or setting a new password
     invalidates its access and refresh tokens at once."""
     user = await service.update_user(session, user_id, body, actor=actor, request=request)
+    # This replica forgets at once; the others on the NOTIFY sent at commit.
+    request.app.state.accounts.forget(str(user.id))
     set_etag(response, user.id, user.version)
     return UserRead.model_validate(user)
 

@@ -20,6 +20,7 @@ from services.common.errors import AppError, Conflict, NotFound, TooManyRequests
 from services.common.etag import require_if_match
 from services.common.tokens import hash_opaque_token, new_opaque_token
 from services.gateway.database import ApiClient, LoginFailure, RefreshToken, User, tables
+from services.gateway.identity.live import announce_account_change
 from services.gateway.identity.passwords import hash_password, verify_password
 from services.gateway.identity.schemas import ClientCreate, UserCreate, UserUpdate, check_role_scope
 from services.gateway.keys.service import KeyRing
@@ -121,6 +122,7 @@ async def update_user(
     if scope_changed or deactivated or password is not None:
         # Every access token carries the version: bumping it stops them all at once.
         user.token_version += 1
+        await announce_account_change(session, str(user.id))
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
