@@ -130,7 +130,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return checks
 
     add_health_routes(app, upstream_checks)
-    app.add_api_route(
+    # A plain Starlette route: the proxy needs no FastAPI dependency resolution on its hot path.
+    app.add_route(
         "/api/v1/{service}/{path:path}",
         proxy,
         methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
