@@ -23,7 +23,7 @@ from services.activities.database import tables
 from services.activities.scope import ensure_can_write_site, site_clause
 from services.common.audit import audit_writer
 from services.common.auth import Principal
-from services.common.errors import NotFound
+from services.common.errors import NotFound, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
 
@@ -38,6 +38,10 @@ class RecordKind(Generic[M]):
     label_zh: str
     # The column `from`/`to` filters and list order use (a date or a timestamp).
     date_column: str
+
+    def __post_init__(self) -> None:
+        title = (f"{self.label_en.capitalize()} not found", f"{self.label_zh}不存在")
+        define_titles({self.not_found_code: title}, default=True)
 
     @property
     def not_found_code(self) -> str:

@@ -21,5 +21,14 @@ class SiteDirectory:
     async def exists(self, site_id: uuid.UUID) -> bool:
         return bool(await self._items({"ids": [str(site_id)]}))
 
+    async def existing(self, site_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+        """The ones of ``site_ids`` the registry knows (one call per 500 ids)."""
+        ordered = sorted(site_ids)
+        found: set[uuid.UUID] = set()
+        for start in range(0, len(ordered), 500):
+            chunk = [str(s) for s in ordered[start : start + 500]]
+            found |= {uuid.UUID(item["id"]) for item in await self._items({"ids": chunk})}
+        return found
+
     async def site_ids_of_street(self, street_id: uuid.UUID) -> list[uuid.UUID]:
         return [uuid.UUID(item["id"]) for item in await self._items({"street_id": str(street_id)})]

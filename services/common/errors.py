@@ -65,12 +65,17 @@ TITLES: dict[str, tuple[str, str]] = {
 }
 
 
-def define_titles(titles: dict[str, tuple[str, str]]) -> None:
-    """Domains register the (English, Chinese) titles of their own error codes at import time."""
+def define_titles(titles: dict[str, tuple[str, str]], *, default: bool = False) -> None:
+    """Domains register the (English, Chinese) titles of their own error codes at import time.
+
+    ``default=True`` only fills in codes nobody has named yet (generic titles such as
+    "Activity not found"); a domain's explicit titles win whatever the import order.
+    """
     for code, pair in titles.items():
-        existing = TITLES.setdefault(code, pair)
-        if existing != pair:
-            raise RuntimeError(f"error code {code!r} defined twice with different titles")
+        if default:
+            TITLES.setdefault(code, pair)
+        else:
+            TITLES[code] = pair
 
 
 define_titles(

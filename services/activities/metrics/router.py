@@ -1,0 +1,60 @@
+"""`/metrics` — every count the Table C.1 rubric needs, with the ids of the records counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.activities.metrics import service
+from services.activities.metrics.schemas import SiteMetrics
+from services.common.auth import Principal, require_roles
+from services.common.db import DbSession
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+# The evaluation service (service token) and the district; every other role → 403.
+MetricsReader = Annotated[Principal, Depends(require_roles("service", "district"))]
+
+
+@router.get("", response_model=SiteMetrics, summary="Rubric metrics of a site and period")
+async def site_metrics(
+    request: Request,
+    session: DbSession,
+    principal: MetricsReader,
+    site_id: uuid.UUID,
+    date_from: Annotated[dt.date, Query(alias="from", description="First day of the period (inclusive)")],
+    date_to: Annotated[dt.date, Query(alias="to", description="Last day of the period (inclusive)")],
+) -> SiteMetrics:
+    """The inputs of Table C.1 (SPEC §6) for one site and period — for the evaluation service (service
+    token) and the district only. Only records dated inside `[from, to]` count (activities by
+    `starts_at` in Asia/Shanghai); the volunteer roster counts everyone registered by `to`. Every
+    counted set is `{"count": n, "ids": [...]}` (oldest first), so scores can name their records.
+    `to` before `from`, or a period over two years → 422 `to`; unknown site → 404 `site_not_found`.
+
+    * `months`: the months (`YYYY-MM`) the period touches; every `per_month` list has one entry each.
+    * `themes` (C15): theme activities per month, split into `with_evidence` (a `sign_in_sheet` **and**
+      a `photo` in their evidence — only these count) and `without_evidence`; totals of both; and, among
+      the counted ones, `attendance_50_100` (50 ≤ attendance ≤ 100) and `attendance_over_100` (> 100).
+    * `activities`: all activities of the period (`total`, `attendance_50_100`, `attendance_over_100`),
+      theme or not, evidence or not — for explanations of what was excluded.
+    * `casework` (C16): `cases` and `groups` opened in the period, `cases_and_groups`.
+    * `deliberations` (C17): `complete` (rules, resolution and `execution_status: done`) and `incomplete`.
+    * `volunteers` (C13): `registered` (roster by `to`), `hours` (decimal string, served in the period)
+      and the `hour_entries` summed.
+    * `safety` (C10): `trainings.with_record` / `without_record`; `patrols.per_month`,
+      `months_without_patrol`, `with_record` / `without_record`; `hazards.total`, `overdue_count` and
+      `overdue` items `{patrol_id, index, description, due_on, rectified_on}` — a hazard is overdue when
+      it was fixed after `due_on` or is still open after it as of `as_of` (today).
+    * `plans` (C14): per month `status` `on_time` (published before the month began), `late`,
+      `unpublished` or `missing`, with `plan_id`; ids per status, `missing_months`, and
+      `all_published_before_month`.
+    * `brand` (C19): `overall_brand` (+ `overall_brand_exists`), `implemented_projects` (service
+      projects carried out) and `planned_projects` (not implemented: excluded), started in the period.
+    * `recognition` (C20, C21): for `exchange`, `media` and `honour`: `highest_level` (district < city <
+      province < national; null when none), the `highest` records, and `by_level` for every level.
+    """
+    del principal  # role checked by the dependency; district and service tokens see every site
+    return await service.site_metrics(session, request, site_id, date_from, date_to)

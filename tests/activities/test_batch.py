@@ -1,0 +1,351 @@
+"""`POST /api/v1/activities/batch?kind=…`: up to 10,000 records, all or nothing, errors by line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from services.common.timeutil import SHANGHAI
+from tests.conftest import RunningStack, bearer, login
+from tests.registry.factories import create_org, operated_site, user_token
+
+URL = "/api/v1/activities/batch"
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+@pytest.fixture(scope="module")
+def site(gateway: httpx.Client, district_token: str) -> dict:
+    return operated_site(gateway, district_token)
+
+
+def _activity(site_id: str, n: int, **overrides: Any) -> dict[str, Any]:
+    starts = dt.datetime.now(SHANGHAI).replace(microsecond=0) - dt.timedelta(days=2, minutes=n % 5000)
+    return {
+        "site_id": site_id,
+        "category": ("elderly", "youth", "culture", "family")[n % 4],
+        "title": f"社区活动 {n}",
+        "is_theme": n % 3 == 0,
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + dt.timedelta(hours=2)).isoformat(),
+        "attendance": n % 150,
+        "evidence": [{"kind": "photo", "uri": f"https://files.example.cn/{n}.jpg"}],
+        **overrides,
+    }
+
+
+def _deliberation(site_id: str, n: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "site_id": site_id,
+        "held_on": (dt.date.today() - dt.timedelta(days=5)).isoformat(),
+        "topic": f"加装电梯议事 {n}",
+        "form": "residents_meeting",
+        "participants": 30 + n,
+        "rules": "一户一票",
+        "resolution": "同意加装",
+        "execution_status": "done",
+        **overrides,
+    }
+
+
+def _ndjson(records: list[Any]) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in records) + b"\n"
+
+
+def _post(
+    gateway: httpx.Client,
+    token: str,
+    kind: str,
+    body: bytes,
+    content_type: str = "application/x-ndjson",
+    **headers: str,
+) -> httpx.Response:
+    return gateway.post(
+        URL,
+        params={"kind": kind},
+        content=body,
+        headers={**bearer(token), "Content-Type": content_type, **headers},
+        timeout=60.0,
+    )
+
+
+def _count(stack: RunningStack, table: str, site_id: str) -> int:
+    rows = stack.sql(f"SELECT count(*) AS n FROM activities.{table} WHERE site_id = $1", uuid.UUID(site_id))  # noqa: S608
+    return int(rows[0]["n"])
+
+
+def test_ten_thousand_activities_all_or_nothing_then_idempotent(
+    gateway: httpx.Client, district_token: str, stack: RunningStack
+) -> None:
+    fresh = operated_site(gateway, district_token)
+    site_id = fresh["site"]["id"]
+    records = [_activity(site_id, n) for n in range(10_000)]
+    bad = [*records]
+    bad[7320] = _activity(site_id, 7320, attendance=-1)  # line 7,321
+    before = _count(stack, "activities", site_id)
+
+    started = time.monotonic()
+    refused = _post(gateway, district_token, "activities", _ndjson(bad))
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "batch_invalid" and problem["error_count"] == 1
+    assert [(e["line"], e["field"]) for e in problem["errors"]] == [(7321, "attendance")]
+    assert "7321" in problem["detail"]
+    assert _count(stack, "activities", site_id) == before
+
+    body = _ndjson(records)
+    key = {"Idempotency-Key": f"batch-{uuid.uuid4()}"}
+    created = _post(gateway, district_token, "activities", body, **key)
+    assert created.status_code == 201, created.text
+    result = created.json()
+    assert result["kind"] == "activities" and result["count"] == 10_000 and len(set(result["ids"])) == 10_000
+    assert _count(stack, "activities", site_id) == before + 10_000
+    # The records are what was sent, in order, with their C15 flags derived from the evidence.
+    stored = stack.sql(
+        "SELECT title, attendance, has_photo, has_sign_in_sheet, created_by, version "
+        "FROM activities.activities WHERE id = $1",
+        uuid.UUID(result["ids"][7320]),
+    )[0]
+    assert (stored["title"], stored["attendance"], stored["has_photo"], stored["has_sign_in_sheet"]) == (
+        "社区活动 7320",
+        7320 % 150,
+        True,
+        False,
+    )
+    assert stored["version"] == 1 and stored["created_by"]
+    read = gateway.get(
+        f"/api/v1/activities/activities/{result['ids'][0]}", headers=bearer(fresh["operator_token"])
+    )
+    assert read.status_code == 200 and read.json()["title"] == "社区活动 0"
+
+    replay = _post(gateway, district_token, "activities", body, **key)
+    assert replay.status_code == 201 and replay.json() == result
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert _count(stack, "activities", site_id) == before + 10_000
+    audit = stack.sql(
+        "SELECT actor_role, after FROM activities.audit_log WHERE action = 'activity.batch_create' "
+        "AND after->'site_ids' ? $1",
+        site_id,
+    )
+    assert len(audit) == 1 and audit[0]["actor_role"] == "district"
+    after = orjson.loads(audit[0]["after"])
+    assert after["count"] == 10_000 and after["first_ids"] == result["ids"][:10]
+    assert time.monotonic() - started < 30
+
+
+def test_every_bad_record_is_reported_at_once(gateway: httpx.Client, site: dict, stack: RunningStack) -> None:
+    site_id = site["site"]["id"]
+    records: list[Any] = [_activity(site_id, n) for n in range(6)]
+    starts_at = dt.datetime.fromisoformat(records[1]["starts_at"])
+    records[1] = _activity(site_id, 1, ends_at=(starts_at - dt.timedelta(hours=1)).isoformat())
+    records[2] = {**_activity(site_id, 2), "evidence": [{"kind": "video", "uri": "https://x.cn/v.mp4"}]}
+    records[4] = {**_activity(site_id, 4), "surprise": True}
+    future = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=3)).isoformat()
+    records[5] = _activity(site_id, 5, starts_at=future, ends_at=future)
+    lines = [orjson.dumps(r) for r in records]
+    body = b"\n".join([lines[0], b"", lines[1], lines[2], b"{not json", lines[3], lines[4], lines[5]])
+    before = _count(stack, "activities", site_id)
+    response = _post(gateway, site["operator_token"], "activities", body)
+    assert response.status_code == 422, response.text
+    found = {(e["line"], e["field"]) for e in response.json()["errors"]}
+    assert found == {
+        (3, "ends_at"),
+        (4, "evidence.0.kind"),
+        (5, ""),
+        (7, "surprise"),
+        (8, "starts_at"),
+        (8, "ends_at"),
+    }
+    assert _count(stack, "activities", site_id) == before
+
+
+def test_json_array_form_and_the_second_path(gateway: httpx.Client, site: dict, stack: RunningStack) -> None:
+    site_id, token = site["site"]["id"], site["operator_token"]
+    records = [_deliberation(site_id, n) for n in range(3)]
+    invalid = [*records[:2], _deliberation(site_id, 2, form="party")]
+    before = _count(stack, "deliberations", site_id)
+    refused = _post(gateway, token, "deliberations", orjson.dumps(invalid), "application/json")
+    assert refused.status_code == 422
+    assert [(e["line"], e["field"]) for e in refused.json()["errors"]] == [(3, "form")]
+
+    created = _post(gateway, token, "deliberations", orjson.dumps(records), "application/json; charset=utf-8")
+    assert created.status_code == 201, created.text
+    assert created.json()["kind"] == "deliberations" and created.json()["count"] == 3
+    assert _count(stack, "deliberations", site_id) == before + 3
+    first = gateway.get(f"/api/v1/activities/deliberations/{created.json()['ids'][0]}", headers=bearer(token))
+    assert first.json()["topic"] == "加装电梯议事 0" and first.json()["complete"] is True
+
+    # The issue's spelling, POST /activities/batch?kind=, is the same endpoint.
+    again = gateway.post(
+        "/api/v1/activities/activities/batch",
+        params={"kind": "activities"},
+        content=orjson.dumps([_activity(site_id, 1)]),
+        headers={**bearer(token), "Content-Type": "application/json"},
+    )
+    assert again.status_code == 201 and again.json()["count"] == 1
+
+
+def test_scope_out_of_scope_site_is_a_record_error(
+    gateway: httpx.Client, district_token: str, site: dict, stack: RunningStack
+) -> None:
+    site_id, token = site["site"]["id"], site["operator_token"]
+    other = operated_site(gateway, district_token, "CH")
+    records = [_activity(site_id, n) for n in range(5)]
+    records[3] = _activity(other["site"]["id"], 3)
+    before = _count(stack, "activities", site_id)
+    refused = _post(gateway, token, "activities", _ndjson(records))
+    assert refused.status_code == 422
+    errors = refused.json()["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(4, "site_id")]
+    # A site that does not exist at all reads the same: existence is not revealed.
+    records[3] = _activity(str(uuid.uuid4()), 3)
+    unknown = _post(gateway, token, "activities", _ndjson(records)).json()["errors"]
+    assert unknown == errors
+    # The district may write for any existing site, not for unknown ones.
+    by_district = _post(gateway, district_token, "activities", _ndjson(records)).json()["errors"]
+    assert [(e["line"], e["field"], e["message"]) for e in by_district] == [
+        (4, "site_id", errors[0]["message"])
+    ]
+    assert _count(stack, "activities", site_id) == before
+
+    # The operator's batch for its own site goes through.
+    ok = _post(gateway, token, "activities", _ndjson([_activity(site_id, n) for n in range(5)]))
+    assert ok.status_code == 201 and ok.json()["count"] == 5
+    assert _count(stack, "activities", site_id) == before + 5
+
+
+def test_roles_that_never_write(gateway: httpx.Client, district_token: str, site: dict) -> None:
+    body = _ndjson([_activity(site["site"]["id"], 0)])
+    firm = create_org(gateway, district_token)
+    street = login(gateway, "xixing")["access_token"]
+    evaluator = user_token(gateway, district_token, "evaluator", organization_id=firm["id"])
+    for token in (street, evaluator):
+        assert _post(gateway, token, "activities", body).status_code == 403
+
+
+def test_malformed_batches(gateway: httpx.Client, site: dict) -> None:
+    token, site_id = site["operator_token"], site["site"]["id"]
+    too_many = _post(gateway, token, "activities", b"{}\n" * 10_001)
+    assert too_many.status_code == 413 and too_many.json()["code"] == "batch_too_large"
+    too_many_array = _post(
+        gateway, token, "activities", b"[" + b",".join([b"{}"] * 10_001) + b"]", "application/json"
+    )
+    assert too_many_array.status_code == 413 and too_many_array.json()["code"] == "batch_too_large"
+    csv = _post(gateway, token, "activities", b"site_id,title\n", "text/csv")
+    assert csv.status_code == 415 and csv.json()["code"] == "batch_content_type"
+    empty = _post(gateway, token, "activities", b"\n\n")
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
+    not_array = _post(gateway, token, "activities", orjson.dumps(_activity(site_id, 0)), "application/json")
+    assert not_array.status_code == 422 and not_array.json()["errors"][0]["field"] == "body"
+    unknown_kind = _post(gateway, token, "cases", _ndjson([_activity(site_id, 0)]))
+    assert unknown_kind.status_code == 422 and unknown_kind.json()["errors"][0]["field"] == "kind"
+    # A record of another kind is refused field by field.
+    wrong_kind = _post(gateway, token, "deliberations", _ndjson([_activity(site_id, 0)]))
+    assert wrong_kind.status_code == 422
+    assert {"held_on", "topic", "form", "category"} <= {e["field"] for e in wrong_kind.json()["errors"]}
+
+
+def test_safety_trainings_and_visits(gateway: httpx.Client, site: dict, stack: RunningStack) -> None:
+    site_id, token = site["site"]["id"], site["operator_token"]
+    held_on = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    trainings = [
+        {"site_id": site_id, "held_on": held_on, "topic": f"消防演练 {n}", "attendance": 20} for n in range(4)
+    ]
+    created = _post(gateway, token, "safety-trainings", _ndjson(trainings))
+    assert created.status_code == 201 and created.json()["count"] == 4
+    assert _count(stack, "safety_trainings", site_id) >= 4
+
+    visited_at = (dt.datetime.now(SHANGHAI) - dt.timedelta(hours=5)).isoformat()
+    visits = [
+        {
+            "site_id": site_id,
+            "visited_at": visited_at,
+            "headcount": 2,
+            "purpose": "咨询养老服务",
+            "visitor_name": "王小明",
+            "visitor_phone": "13812345678",
+            "visitor_id_number": "330108199001011232",
+        }
+    ]
+    created = _post(gateway, token, "visits", _ndjson(visits))
+    assert created.status_code == 201, created.text
+    stored = stack.sql(
+        "SELECT visitor_id_number_masked, visitor_name FROM activities.visits WHERE id = $1",
+        uuid.UUID(created.json()["ids"][0]),
+    )[0]
+    assert stored["visitor_id_number_masked"] != "330108199001011232"
+    assert "1232" in stored["visitor_id_number_masked"] and "*" in stored["visitor_id_number_masked"]
+    assert stored["visitor_name"] == "王小明"
+
+
+def test_volunteer_hours_keep_each_day_within_24h(
+    gateway: httpx.Client, district_token: str, site: dict, stack: RunningStack
+) -> None:
+    site_id, token = site["site"]["id"], site["operator_token"]
+    registered_on = (dt.date.today() - dt.timedelta(days=30)).isoformat()
+
+    def volunteer(name: str, owner: dict) -> str:
+        response = gateway.post(
+            "/api/v1/activities/volunteers",
+            json={"site_id": owner["site"]["id"], "name": name, "registered_on": registered_on},
+            headers=bearer(owner["operator_token"]),
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    ann, bo = volunteer("李安", site), volunteer("赵博", site)
+    foreign = volunteer("周外", operated_site(gateway, district_token))
+    day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    other_day = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    stored = gateway.post(
+        "/api/v1/activities/volunteer-hours",
+        json={"volunteer_id": ann, "date": day, "hours": "20"},
+        headers=bearer(token),
+    )
+    assert stored.status_code == 201, stored.text
+
+    def hours(volunteer_id: str, on: str, amount: str, **extra: str) -> dict[str, str]:
+        return {"volunteer_id": volunteer_id, "date": on, "hours": amount, **extra}
+
+    before = _count(stack, "volunteer_hours", site_id)
+    batch = [
+        hours(ann, day, "3"),  # 23 h with the stored 20: fine
+        hours(bo, day, "10"),
+        hours(ann, day, "2"),  # 25 h → line 3
+        hours(bo, day, "10"),
+        hours(bo, day, "5"),  # 25 h → line 5
+        hours(ann, other_day, "24"),
+        hours(foreign, day, "1"),  # another operator's volunteer → line 7
+        hours(str(uuid.uuid4()), day, "1"),  # nobody → line 8
+        hours(bo, other_day, "1", activity_id=str(uuid.uuid4())),  # no such activity → line 9
+    ]
+    refused = _post(gateway, token, "volunteer-hours", _ndjson(batch))
+    assert refused.status_code == 422, refused.text
+    assert [(e["line"], e["field"]) for e in refused.json()["errors"]] == [
+        (3, "hours"),
+        (5, "hours"),
+        (7, "volunteer_id"),
+        (8, "volunteer_id"),
+        (9, "activity_id"),
+    ]
+    assert _count(stack, "volunteer_hours", site_id) == before
+
+    activity = gateway.post(
+        "/api/v1/activities/activities", json=_activity(site_id, 1), headers=bearer(token)
+    ).json()
+    valid = [batch[0], batch[1], batch[3], batch[5], hours(bo, other_day, "1", activity_id=activity["id"])]
+    created = _post(gateway, token, "volunteer-hours", _ndjson(valid))
+    assert created.status_code == 201, created.text
+    assert _count(stack, "volunteer_hours", site_id) == before + 5
+    rows = stack.sql(
+        "SELECT site_id, sum(hours) AS total FROM activities.volunteer_hours "
+        "WHERE volunteer_id = $1 AND date = $2 GROUP BY site_id",
+        uuid.UUID(ann),
+        dt.date.fromisoformat(day),
+    )
+    assert [(str(r["site_id"]), float(r["total"])) for r in rows] == [(site_id, 23.0)]
