@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.activities.demo import seed_demo_activities
 from services.common.db import create_engine, make_sessionmaker
 from services.common.settings import ServiceSettings
 from services.evaluation.rubrics.seed import seed_rubrics
@@ -15,7 +16,7 @@ from services.gateway.database import User
 from services.gateway.identity import service as identity
 from services.gateway.identity.schemas import UserCreate
 from services.gateway.keys.service import ensure_signing_key
-from services.registry.demo import demo_id, seed_demo_registry
+from services.registry.demo import demo_id, demo_site_profiles, seed_demo_registry
 from services.registry.reference.data import STREETS
 from services.registry.reference.service import seed_reference_data
 
@@ -64,6 +65,8 @@ async def seed(database_url: str, *, demo: bool) -> list[DemoUser]:
         if demo:
             async with sessionmaker() as session, session.begin():
                 await seed_demo_registry(session)
+            async with sessionmaker() as session, session.begin():
+                await seed_demo_activities(session, await demo_site_profiles(session))
             async with sessionmaker() as session, session.begin():
                 created = await seed_demo_users(session)
     finally:

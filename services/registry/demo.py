@@ -329,3 +329,13 @@ async def seed_demo_registry(session: AsyncSession) -> bool:
             previous = to_state
     await session.flush()
     return True
+
+
+async def demo_site_profiles(session: AsyncSession) -> list[tuple[uuid.UUID, bool]]:
+    """The operating demo sites and whether each is a "rich" one (the same sites as above)."""
+    rows = await session.execute(
+        select(Site.id, Site.code)
+        .where(Site.code.like("DEMO-%"), Site.status == "operating")
+        .order_by(Site.code)
+    )
+    return [(site_id, int(code.rsplit("-", 1)[1]) % 4 == 1) for site_id, code in rows if code.count("-") == 2]
