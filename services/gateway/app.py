@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -71,6 +72,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             name: httpx.AsyncClient(base_url=url, limits=limits, timeout=settings.upstream_timeout_s)
             for name, url in settings.upstreams().items()
         }
+        app.state.proxy_sessions = {
+            name: aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=2.0),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            )
+            for name in settings.upstreams()
+        }
         app.state.http = httpx.AsyncClient(timeout=5.0)
         app.state.scopes = ScopeResolver(app.state.http, settings, keyring)
         app.state.openapi = MergedOpenAPI(app)
@@ -82,6 +92,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await app.state.accounts.stop()
             for client in app.state.upstreams.values():
                 await client.aclose()
+            for session in app.state.proxy_sessions.values():
+                await session.close()
             await app.state.http.aclose()
             await engine.dispose()
 
