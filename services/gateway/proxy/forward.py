@@ -168,14 +168,24 @@ async def proxy(request: Request) -> Response:
     deadline = settings.upstream_slow_timeout_s if rule.slow else settings.upstream_timeout_s
     query = request.scope.get("query_string", b"")
     url = sub_path + ("?" + query.decode("latin-1") if query else "")
-    has_body = request.method in ("POST", "PUT", "PATCH", "DELETE")
+    body: AsyncIterator[bytes] | bytes | None = None
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if declared is None:
+            # A chunked body has no length to check up front, and an upstream may answer before
+            # reading it: read it here (it is at most `limit` bytes) so the limit always holds.
+            try:
+                body = b"".join([chunk async for chunk in _limited_body(request, limit)])
+            except BodyTooLarge:
+                return _too_large(limit, request)
+        else:
+            body = _limited_body(request, limit)
     try:
         async with asyncio.timeout(deadline):
             upstream = await session.request(
                 request.method,
                 URL(request.app.state.settings.upstreams()[service] + url, encoded=True),
                 headers=forwarded_headers(request),
-                data=_limited_body(request, limit) if has_body else None,
+                data=body,
                 allow_redirects=False,
             )
     except BodyTooLarge:
