@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -331,6 +332,131 @@ class Bench:
             )
         )
 
+    def p5(self) -> None:
+        """100,000 activities as 10 NDJSON batches of 10,000 through the gateway vs COPY of the same rows."""
+        import asyncpg
+
+        assert self.stack is not None and self.database is not None
+        site_ids = httpx.get(
+            f"{self.stack.url()}/api/v1/registry/sites",
+            params={"status": "operating", "limit": 10},
+            headers=self.auth(),
+        ).json()["items"]
+        sites = [s["id"] for s in site_ids]
+        day = dt.date.today() - dt.timedelta(days=7)
+
+        def record(i: int) -> dict[str, object]:
+            start = dt.datetime.combine(day, dt.time(9), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            return {
+                "site_id": sites[i % len(sites)],
+                "category": "culture",
+                "title": f"文化活动{i}",
+                "is_theme": i % 3 == 0,
+                "starts_at": start.isoformat(),
+                "ends_at": (start + dt.timedelta(hours=2)).isoformat(),
+                "location": "活动室",
+                "attendance": i % 150,
+                "target_groups": [],
+                "partner_org_ids": [],
+                "evidence": [{"kind": "photo", "uri": f"https://files.example/{i}.jpg"}],
+            }
+
+        batches = [
+            "\n".join(json.dumps(record(b * 10_000 + i), ensure_ascii=False) for i in range(10_000)) + "\n"
+            for b in range(10)
+        ]
+        url = f"{self.stack.url()}/api/v1/activities/batch?kind=activities"
+        headers = {**self.auth(), "Content-Type": "application/x-ndjson"}
+        copy_rows = [
+            (
+                uuid.uuid4(),
+                uuid.UUID(str(r["site_id"])),
+                "bench",
+                1,
+                dt.datetime.now(dt.UTC),
+                dt.datetime.now(dt.UTC),
+                r["category"],
+                r["title"],
+                r["is_theme"],
+                dt.datetime.fromisoformat(str(r["starts_at"])),
+                dt.datetime.fromisoformat(str(r["ends_at"])),
+                r["location"],
+                r["attendance"],
+                [],
+                [],
+                json.dumps(r["evidence"]),
+                False,
+                True,
+            )
+            for r in (record(i) for i in range(100_000))
+        ]
+        columns = [
+            "id",
+            "site_id",
+            "created_by",
+            "version",
+            "created_at",
+            "updated_at",
+            "category",
+            "title",
+            "is_theme",
+            "starts_at",
+            "ends_at",
+            "location",
+            "attendance",
+            "target_groups",
+            "partner_org_ids",
+            "evidence",
+            "has_sign_in_sheet",
+            "has_photo",
+        ]
+        dsn = self.database.url
+
+        def through_api() -> dict[str, float]:
+            started = time.perf_counter()
+            errors = 0
+            with httpx.Client(timeout=120) as client:
+                for body in batches:
+                    if client.post(url, content=body.encode(), headers=headers).status_code != 201:
+                        errors += 1
+            return {"rows_per_s": 100_000 / (time.perf_counter() - started), "errors": errors}
+
+        def copy() -> dict[str, float]:
+            async def run() -> float:
+                conn = await asyncpg.connect(dsn)
+                await conn.set_type_codec(
+                    "jsonb",
+                    encoder=lambda v: b"\x01" + v.encode(),  # binary jsonb: version 1, then the text
+                    decoder=lambda v: json.loads(v[1:]),
+                    schema="pg_catalog",
+                    format="binary",
+                )
+                try:
+                    started = time.perf_counter()
+                    await conn.copy_records_to_table(
+                        "activities", schema_name="activities", records=copy_rows, columns=columns
+                    )
+                    return 100_000 / (time.perf_counter() - started)
+                finally:
+                    await conn.close()
+
+            return {"rows_per_s": asyncio.run(run()), "errors": 0}
+
+        t, b = interleave(max(1, self.rounds - 1), through_api, copy, metric="rows_per_s")
+        ratio, spread = ratio_stats(t, b)
+        self.outcomes.append(
+            Outcome(
+                "P5",
+                "batch ingest 100k activities (10 × 10k NDJSON) via gateway",
+                f"{statistics.median(t):,.0f} rows/s",
+                f"{statistics.median(b):,.0f} rows/s COPY",
+                ratio,
+                spread,
+                "≥ 0.25",
+                ratio >= 0.25,
+            )
+        )
+
     def p7(self) -> None:
         from jose import jwt
 
@@ -435,7 +561,7 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--only", default="P1,P2,P3,P4,P7,P8")
+    parser.add_argument("--only", default="P1,P2,P3,P4,P5,P7,P8")
     args = parser.parse_args()
     wanted = {t.strip().upper() for t in args.only.split(",")}
     bench = Bench(args.rounds, args.seconds)
@@ -448,6 +574,7 @@ def main() -> int:
             ("P1", bench.p1),
             ("P2", bench.p2),
             ("P3", bench.p3),
+            ("P5", bench.p5),
             ("P4", bench.p4),
         ):
             if target_id in wanted:
