@@ -7,7 +7,12 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.service_client import ServiceTokens
 from services.evaluation.database import tables
+from services.evaluation.improvement.router import router as improvement_router
 from services.evaluation.internal.router import router as internal_router
+from services.evaluation.reports.router import router as reports_router
+from services.evaluation.rounds.router import router as rounds_router
+from services.evaluation.rubrics.router import router as rubrics_router
+from services.evaluation.scorecards.router import router as scorecards_router
 from services.evaluation.settings import EvaluationSettings
 
 
@@ -26,6 +31,13 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
         description="The 100-point rubric of Table C.1: rounds, scorecards, surveys, tiers, improvement.",
         settings=settings,
         tables=tables,
-        routers=[internal_router],
+        routers=[
+            rubrics_router,
+            rounds_router,
+            scorecards_router,
+            internal_router,
+            improvement_router,
+            reports_router,
+        ],
         on_startup=on_startup,
     )

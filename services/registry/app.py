@@ -9,6 +9,7 @@ from services.registry.contracts.router import router as contracts_router
 from services.registry.database import tables
 from services.registry.filings.router import router as filings_router
 from services.registry.internal.directory import router as directory_router
+from services.registry.internal.evaluation_inputs import router as evaluation_inputs_router
 from services.registry.internal.router import router as internal_router
 from services.registry.organizations.router import router as organizations_router
 from services.registry.reference.router import router as reference_router
@@ -33,5 +34,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             filings_router,
             internal_router,
             directory_router,
+            evaluation_inputs_router,
         ],
     )

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.common.auth import ServiceOnly
+from services.common.db import DbSession
+from services.evaluation.rounds.service import evaluator_site_scope
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 
@@ -17,10 +19,7 @@ class ScopeRead(BaseModel):
 
 
 @router.get("/scopes", response_model=ScopeRead)
-async def scopes(_: ServiceOnly, evaluator_id: uuid.UUID) -> ScopeRead:
-    """The sites an evaluator is assigned to in open rounds (its `sites` claim).
-
-    Rounds and assignments arrive with the evaluation domain; until then no evaluator is
-    assigned anywhere, so the scope is empty.
-    """
-    return ScopeRead(site_ids=[])
+async def scopes(session: DbSession, _: ServiceOnly, evaluator_id: uuid.UUID) -> ScopeRead:
+    """The sites an evaluator is assigned to in rounds that are open or closed (its `sites` claim,
+    resolved by the gateway at login and refresh). Published rounds no longer count."""
+    return ScopeRead(site_ids=await evaluator_site_scope(session, evaluator_id))

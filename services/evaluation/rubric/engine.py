@@ -139,7 +139,9 @@ def evaluate(term: Mapping[str, Any], inputs: Mapping[str, Any]) -> Result:
         head = f"{prefix}{term['input']} = {_fmt(value)} (target {_fmt(target)})"
         return Result(points, [f"{head}: {formula} = {_fmt(raw)} → {_fmt(points)}"])
     if kind == "level":
-        level = inputs.get(term["input"])
+        if term["input"] not in inputs:
+            raise MissingInput(term["input"])
+        level = inputs[term["input"]]  # None: no level reached (no recognition, say) → 0
         points = D(term["levels"].get(level, 0)) if level else Decimal(0)
         return Result(points, [f"{prefix}{term['input']} = {level or 'none'} → {_fmt(points)}"])
     if kind == "rate":
@@ -158,7 +160,9 @@ def evaluate(term: Mapping[str, Any], inputs: Mapping[str, Any]) -> Result:
         return Result(value, [f"{prefix}{term['input']} = {_fmt(value)} (evaluator's judgement)"])
     if kind == "first_of":
         for case in term["cases"]:
-            if inputs.get(case["when"]):
+            if case["when"] not in inputs:
+                raise MissingInput(case["when"])
+            if inputs[case["when"]]:
                 result = evaluate(case["term"], inputs)
                 return Result(result.points, [f"{prefix}{case['when']} →", *result.explanation])
         points = D(term.get("otherwise", 0))

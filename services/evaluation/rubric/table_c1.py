@@ -209,12 +209,12 @@ TABLE_C1: dict[str, Any] = {
                 "type": "sum",
                 "terms": [
                     _flag("manual.C08.rules_exist", 0.5),
-                    {"type": "level", "input": "manual.C08.implementation", "levels": IMPLEMENTATION},
+                    {"type": "level", "input": "manual.C08.implementation", "levels": dict(IMPLEMENTATION)},
                 ],
             },
             [
                 _bool("manual.C08.rules_exist", "建立管理制度、岗位职责和工作守则"),
-                _level("manual.C08.implementation", IMPLEMENTATION, "制度落实情况"),
+                _level("manual.C08.implementation", dict(IMPLEMENTATION), "制度落实情况"),
             ],
         ),
         _indicator(
@@ -231,12 +231,12 @@ TABLE_C1: dict[str, Any] = {
                 "type": "sum",
                 "terms": [
                     _flag("manual.C09.rules_exist", 0.5),
-                    {"type": "level", "input": "manual.C09.implementation", "levels": IMPLEMENTATION},
+                    {"type": "level", "input": "manual.C09.implementation", "levels": dict(IMPLEMENTATION)},
                 ],
             },
             [
                 _bool("manual.C09.rules_exist", "建立场地、功能室使用制度和服务流程"),
-                _level("manual.C09.implementation", IMPLEMENTATION, "制度落实情况"),
+                _level("manual.C09.implementation", dict(IMPLEMENTATION), "制度落实情况"),
             ],
         ),
         _indicator(
@@ -511,8 +511,13 @@ TABLE_C1: dict[str, Any] = {
             {
                 "type": "sum",
                 "terms": [
-                    {"type": "level", "input": "recognition.exchange", "levels": LEVELS, "label": "exchange"},
-                    {"type": "level", "input": "recognition.media", "levels": LEVELS, "label": "media"},
+                    {
+                        "type": "level",
+                        "input": "recognition.exchange",
+                        "levels": dict(LEVELS),
+                        "label": "exchange",
+                    },
+                    {"type": "level", "input": "recognition.media", "levels": dict(LEVELS), "label": "media"},
                 ],
             },
         ),
@@ -525,7 +530,7 @@ TABLE_C1: dict[str, Any] = {
             3,
             "auto",
             "获得荣誉,按市级1分、省级2分、国家级3分加分,不重复加分。",
-            {"type": "level", "input": "recognition.honour", "levels": LEVELS},
+            {"type": "level", "input": "recognition.honour", "levels": dict(LEVELS)},
         ),
     ],
 }

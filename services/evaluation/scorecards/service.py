@@ -1,0 +1,812 @@
+"""Scorecards: who sees them, computing them, the evaluator's values and overrides, findings, the
+survey, and the life cycle of :mod:`services.evaluation.scorecards.state`.
+
+Scope of a scorecard (out of scope = not found, exactly like a missing one):
+
+* ``district``, ``integration`` (and service tokens): every scorecard;
+* ``evaluator``: the scorecards of its assignments (round and site);
+* ``operator``: the scorecards of the sites in its claim, once the round is published;
+* ``street``: the scorecards of its street's sites, once the round is published.
+
+The assigned evaluator scores while the scorecard is ``draft`` or ``returned`` and the round is
+open; the district may also (re)compute. An accepted scorecard is frozen (409 ``scorecard_frozen``)
+until the district reopens it with a reason. Every write is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import ColumnElement, and_, exists, false, select, true
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.audit import record_audit
+from services.common.auth import Principal
+from services.common.enums import IndicatorSource, RoundState, ScorecardState
+from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
+from services.common.pagination import PageParams, keyset_page
+from services.evaluation.clients import DirectoryEntry, Upstream
+from services.evaluation.database import tables, utcnow
+from services.evaluation.improvement.service import open_plans_of_site
+from services.evaluation.rounds.models import Assignment, Round
+from services.evaluation.rubric.engine import inputs_of
+from services.evaluation.rubrics.models import Rubric
+from services.evaluation.scorecards import compute, survey
+from services.evaluation.scorecards.inputs import (
+    InputRecord,
+    activity_inputs,
+    registry_inputs,
+    survey_inputs,
+)
+from services.evaluation.scorecards.models import Finding, Scorecard, ScorecardItem
+from services.evaluation.scorecards.schemas import (
+    FindingCreate,
+    FindingRead,
+    ItemRead,
+    ItemUpdate,
+    ManualInputSpec,
+    RoundBrief,
+    ScorecardRead,
+    ScorecardSummary,
+    SurveyResponseCreate,
+    SurveyWriteResult,
+    TransitionRead,
+)
+from services.evaluation.scorecards.state import (
+    DISTRICT_ACTIONS,
+    EDITABLE_STATES,
+    ScorecardAction,
+    allowed_actions,
+    next_state,
+)
+
+UNRESTRICTED = frozenset({"district", "integration", "service"})
+HALF = Decimal("0.5")
+
+define_titles(
+    {
+        "scorecard_not_found": ("Scorecard not found", "评分表不存在"),
+        "item_not_found": ("No such indicator on this scorecard", "评分表中无此指标"),
+        "scorecard_frozen": ("The scorecard is accepted and frozen", "评分表已验收,不可修改"),
+        "scorecard_not_editable": ("The scorecard is not with the evaluator", "评分表当前不可修改"),
+        "round_published": ("The evaluation round is published", "评估轮次已发布"),
+        "round_not_open": ("The evaluation round is not open", "评估轮次未处于进行中"),
+        "survey_incomplete": ("Too few survey respondents", "满意度调查样本不足"),
+        "items_missing": ("Some indicators have no score yet", "尚有指标未评分"),
+    }
+)
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+
+
+class ScorecardNotFound(NotFound):
+    code = "scorecard_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No scorecard with this id.", detail_zh="评分表不存在。")
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"The rubric of this scorecard has no indicator {code}.", detail_zh=f"评分表中无指标 {code}。"
+        )
+
+
+class ScorecardFrozen(Conflict):
+    code = "scorecard_frozen"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The scorecard is accepted: its scores, findings and survey are frozen. "
+            "The district may reopen it with a reason.",
+            detail_zh="评分表已验收,分数、问题与满意度调查均已冻结;如需修改,须由区民政局说明理由后重新开启。",
+        )
+
+
+class ScorecardNotEditable(Conflict):
+    code = "scorecard_not_editable"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(
+            f"The scorecard is {state}: it can change only while draft or returned.",
+            detail_zh=f"评分表当前为“{state}”状态,仅在草稿或退回状态下可修改。",
+            state=state,
+        )
+
+
+class RoundNotOpen(Conflict):
+    code = "round_not_open"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(
+            f"The round is {state}: assignments and scoring happen only while it is open.",
+            detail_zh=f"评估轮次当前为“{state}”状态,仅在进行中时可分配评估人员与评分。",
+            state=state,
+        )
+
+
+class RoundPublished(Conflict):
+    code = "round_published"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The round is published: its scorecards can no longer change.",
+            detail_zh="评估轮次已发布,评分表不可再变更。",
+        )
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+    def __init__(self, state: str, action: ScorecardAction) -> None:
+        super().__init__(
+            f"A scorecard in state '{state}' cannot take the action '{action.value}'.",
+            detail_zh=f"处于“{state}”状态的评分表不能执行“{action.value}”操作。",
+            state=state,
+            allowed_actions=[a.value for a in allowed_actions(state)],
+        )
+
+
+class SurveyIncomplete(Conflict):
+    code = "survey_incomplete"
+
+    def __init__(self, by_channel: Mapping[str, int], minimum: int) -> None:
+        counts = ", ".join(f"{k} {v}" for k, v in by_channel.items())
+        super().__init__(
+            f"The survey needs at least {minimum} respondents per channel before submitting; "
+            f"it has {counts}.",
+            detail_zh=f"每种调查方式至少需要 {minimum} 名受访居民方可提交,目前为:{counts}。",
+            by_channel=dict(by_channel),
+            min_per_channel=minimum,
+        )
+
+
+class ItemsMissing(Conflict):
+    code = "items_missing"
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(
+            f"These indicators have no score yet: {', '.join(codes)}.",
+            detail_zh=f"以下指标尚未评分:{', '.join(codes)}。",
+            codes=codes,
+        )
+
+
+class FieldsInvalid(AppError):
+    """422 naming every bad field at once."""
+
+    status = 422
+    code = "validation_failed"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        super().__init__(f"Invalid fields: {fields}", detail_zh=f"以下字段无效:{fields}", errors=errors)
+
+
+# ---- scope -----------------------------------------------------------------------------------------
+
+
+def _published_rounds() -> Any:
+    return select(Round.id).where(Round.state == RoundState.PUBLISHED.value)
+
+
+def visible_scorecards(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on :class:`Scorecard` selecting the scorecards ``principal`` may see."""
+    if principal.role in UNRESTRICTED:
+        return true()
+    if principal.role == "evaluator":
+        if principal.user_id is None:
+            return false()
+        return exists().where(
+            Assignment.evaluator_id == principal.user_id,
+            Assignment.round_id == Scorecard.round_id,
+            Assignment.site_id == Scorecard.site_id,
+        )
+    if principal.role == "operator":
+        if not principal.sites:
+            return false()
+        return and_(
+            Scorecard.site_id.in_(sorted(principal.sites)), Scorecard.round_id.in_(_published_rounds())
+        )
+    if principal.role == "street":
+        if principal.street_id is None:
+            return false()
+        return and_(Scorecard.street_id == principal.street_id, Scorecard.round_id.in_(_published_rounds()))
+    return false()
+
+
+async def get_scorecard(
+    session: AsyncSession, principal: Principal, scorecard_id: uuid.UUID, *, for_update: bool = False
+) -> Scorecard:
+    stmt = select(Scorecard).where(Scorecard.id == scorecard_id, visible_scorecards(principal))
+    if for_update:
+        stmt = stmt.with_for_update()
+    card = await session.scalar(stmt)
+    if card is None:
+        raise ScorecardNotFound()
+    return card
+
+
+async def list_scorecards(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    round_id: uuid.UUID | None,
+    site_id: uuid.UUID | None,
+    state: ScorecardState | None,
+) -> tuple[list[Scorecard], str | None]:
+    stmt = select(Scorecard).where(visible_scorecards(principal))
+    if round_id is not None:
+        stmt = stmt.where(Scorecard.round_id == round_id)
+    if site_id is not None:
+        stmt = stmt.where(Scorecard.site_id == site_id)
+    if state is not None:
+        stmt = stmt.where(Scorecard.state == state.value)
+    return await keyset_page(session, stmt, [Scorecard.created_at, Scorecard.id], page)
+
+
+# ---- creation (with the round) ---------------------------------------------------------------------
+
+
+async def create_scorecards(
+    session: AsyncSession, found: Round, sites: Sequence[DirectoryEntry], document: Mapping[str, Any]
+) -> None:
+    """One scorecard per site, each with one empty item per indicator of the round's rubric."""
+    now = utcnow()
+    cards = [
+        {
+            "id": uuid.uuid4(),
+            "round_id": found.id,
+            "site_id": site.id,
+            "street_id": site.street_id,
+            "site_name": site.name[:100],
+            "state": ScorecardState.DRAFT.value,
+            "inputs": {},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for site in sites
+    ]
+    await session.execute(insert(Scorecard), cards)
+    items = [
+        {
+            "scorecard_id": card["id"],
+            "code": indicator["code"],
+            "source": indicator["source"],
+            "max_points": Decimal(str(indicator["max_points"])),
+            "applicable": True,
+            "explanation": {},
+            "manual_inputs": {},
+            "updated_at": now,
+        }
+        for card in cards
+        for indicator in document["indicators"]
+    ]
+    await session.execute(insert(ScorecardItem), items)
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+
+
+async def _context(session: AsyncSession, card: Scorecard) -> tuple[Round, Rubric]:
+    found = await session.get(Round, card.round_id)
+    assert found is not None
+    rubric = await session.get(Rubric, found.rubric_version)
+    assert rubric is not None
+    return found, rubric
+
+
+def _indicators(rubric: Rubric) -> dict[str, dict[str, Any]]:
+    return {i["code"]: i for i in rubric.document["indicators"]}
+
+
+async def _items(session: AsyncSession, card: Scorecard) -> dict[str, ScorecardItem]:
+    rows = await session.scalars(select(ScorecardItem).where(ScorecardItem.scorecard_id == card.id))
+    return {item.code: item for item in rows}
+
+
+def _item_read(item: ScorecardItem, indicator: Mapping[str, Any]) -> ItemRead:
+    return ItemRead(
+        code=item.code,
+        seq=indicator["seq"],
+        dimension=indicator["dimension"],
+        sub_dimension=indicator["sub_dimension"],
+        name=indicator["name"],
+        rule_text=indicator["rule_text"],
+        source=item.source,  # type: ignore[arg-type]
+        max_points=item.max_points,
+        applicable=item.applicable,
+        auto_points=item.auto_points,
+        manual_inputs=item.manual_inputs or {},
+        manual_points=item.manual_points,
+        override_points=item.override_points,
+        override_reason=item.override_reason,
+        final_points=item.final_points,
+        explanation=item.explanation or {},
+        manual_input_spec=[ManualInputSpec.model_validate(m) for m in indicator.get("manual_inputs", [])],
+        updated_by=item.updated_by,
+        updated_at=item.updated_at,
+    )
+
+
+_TRANSITION_ACTIONS = [f"scorecard.{a.value}" for a in ScorecardAction]
+
+
+async def _history(session: AsyncSession, card: Scorecard) -> list[TransitionRead]:
+    audit = tables.audit
+    rows = await session.execute(
+        select(
+            audit.c.action,
+            audit.c.actor,
+            audit.c.actor_role,
+            audit.c.occurred_at,
+            audit.c.note,
+            audit.c.before,
+            audit.c.after,
+        )
+        .where(
+            audit.c.object_type == "scorecard",
+            audit.c.object_id == str(card.id),
+            audit.c.action.in_(_TRANSITION_ACTIONS),
+        )
+        .order_by(audit.c.occurred_at, audit.c.id)
+    )
+    return [
+        TransitionRead(
+            action=row.action.removeprefix("scorecard."),
+            actor=row.actor,
+            actor_role=row.actor_role,
+            at=row.occurred_at,
+            note=row.note,
+            before=(row.before or {}).get("state"),
+            after=(row.after or {}).get("state"),
+        )
+        for row in rows
+    ]
+
+
+async def read_scorecard(session: AsyncSession, card: Scorecard) -> ScorecardRead:
+    found, rubric = await _context(session, card)
+    indicators = _indicators(rubric)
+    items = await _items(session, card)
+    ordered = [_item_read(items[code], indicator) for code, indicator in indicators.items() if code in items]
+    findings = await session.scalars(
+        select(Finding).where(Finding.scorecard_id == card.id).order_by(Finding.created_at, Finding.id)
+    )
+    summary = await survey.summarise(session, card.id, survey.survey_rules(rubric.document))
+    return ScorecardRead(
+        **ScorecardSummary.model_validate(card).model_dump(),
+        round=RoundBrief(
+            id=found.id,
+            year=found.year,
+            kind=found.kind,  # type: ignore[arg-type]
+            title=found.title,
+            state=found.state,  # type: ignore[arg-type]
+            period_start=found.period_start,
+            period_end=found.period_end,
+            rubric_version=found.rubric_version,
+        ),
+        items=ordered,
+        findings=[FindingRead.model_validate(f) for f in findings],
+        survey=summary,
+        history=await _history(session, card),
+        open_improvement_plans=[
+            plan for plan in await open_plans_of_site(session, card.site_id) if plan.round_id != card.round_id
+        ],
+    )
+
+
+# ---- writing: shared checks ------------------------------------------------------------------------
+
+
+async def _writable(
+    session: AsyncSession, principal: Principal, scorecard_id: uuid.UUID
+) -> tuple[Scorecard, Round, Rubric]:
+    """The scorecard locked for a scoring write: visible, with the evaluator, its round open."""
+    card = await get_scorecard(session, principal, scorecard_id, for_update=True)
+    if card.state == ScorecardState.ACCEPTED:
+        raise ScorecardFrozen()
+    if card.state not in EDITABLE_STATES:
+        raise ScorecardNotEditable(card.state)
+    found, rubric = await _context(session, card)
+    if found.state != RoundState.OPEN:
+        raise RoundNotOpen(found.state)
+    return card, found, rubric
+
+
+def _touch(card: Scorecard, items: Mapping[str, ScorecardItem] | None = None) -> None:
+    if items is not None:
+        result = compute.totals(items.values())
+        card.total, card.max_applicable, card.ratio = result.total, result.max_applicable, result.ratio
+    card.version += 1
+    card.updated_at = utcnow()
+
+
+async def _audit(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    action: str,
+    card: Scorecard,
+    *,
+    before: Any = None,
+    after: Any = None,
+    note: str | None = None,
+) -> None:
+    await record_audit(
+        session,
+        tables.audit,
+        actor=principal,
+        action=action,
+        object_type="scorecard",
+        object_id=card.id,
+        before=before,
+        after=after,
+        request=request,
+        note=note,
+    )
+
+
+def _item_snapshot(item: ScorecardItem) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "auto_points": item.auto_points,
+        "manual_inputs": item.manual_inputs,
+        "manual_points": item.manual_points,
+        "override_points": item.override_points,
+        "override_reason": item.override_reason,
+        "final_points": item.final_points,
+    }
+
+
+def _apply(item: ScorecardItem, scored: compute.Scored, principal: Principal | None) -> None:
+    """Store a computed value on an auto or hybrid item and refresh what counts."""
+    item.auto_points = scored.points
+    item.explanation = scored.explanation
+    item.final_points = compute.final_points(
+        item.source, item.auto_points, item.manual_points, item.override_points
+    )
+    item.updated_at = utcnow()
+    if principal is not None:
+        item.updated_by = principal.sub
+
+
+def _reevaluate(
+    items: Mapping[str, ScorecardItem],
+    indicators: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, InputRecord],
+    principal: Principal | None,
+    only_reading: str | None = None,
+) -> None:
+    """Evaluate the auto and hybrid indicators (those reading ``only_reading``.* when given)."""
+    for code, indicator in indicators.items():
+        item = items.get(code)
+        if item is None or item.source == IndicatorSource.MANUAL:
+            continue
+        if only_reading and not any(n.startswith(only_reading) for n in inputs_of(indicator["rule"])):
+            continue
+        _apply(item, compute.evaluate_indicator(indicator, records, item.manual_inputs), principal)
+
+
+# ---- compute ---------------------------------------------------------------------------------------
+
+
+async def compute_scorecard(
+    session: AsyncSession, request: Request, principal: Principal, scorecard_id: uuid.UUID
+) -> Scorecard:
+    """Pull the registry facts and the activities metrics of the round's period, then evaluate
+    every auto and hybrid indicator with its explanation."""
+    card, found, rubric = await _writable(session, principal, scorecard_id)
+    upstream = Upstream.of(request)
+    facts = await upstream.evaluation_inputs(card.site_id, found.period_start, found.period_end)
+    metrics = await upstream.activity_metrics(card.site_id, found.period_start, found.period_end)
+    rules = survey.survey_rules(rubric.document)
+    summary = await survey.summarise(session, card.id, rules)
+    records = {
+        **registry_inputs(facts),
+        **activity_inputs(metrics),
+        **survey_inputs(survey.summary_for_inputs(summary, rules)),
+    }
+    items = await _items(session, card)
+    before = {code: item.final_points for code, item in items.items()}
+    _reevaluate(items, _indicators(rubric), records, principal)
+    card.inputs = records
+    card.satisfaction_rate = summary.satisfaction_rate
+    card.computed_at = utcnow()
+    _touch(card, items)
+    await session.flush()
+    await _audit(
+        session,
+        request,
+        principal,
+        "scorecard.compute",
+        card,
+        before={"final_points": before},
+        after={
+            "final_points": {code: item.final_points for code, item in items.items()},
+            "total": card.total,
+        },
+    )
+    return card
+
+
+# ---- items -----------------------------------------------------------------------------------------
+
+
+def check_manual_inputs(indicator: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The evaluator's values against the indicator's declaration; every problem at once (422)."""
+    spec = {m["name"]: m for m in indicator.get("manual_inputs", [])}
+    errors: list[dict[str, str]] = []
+    for name in values:
+        if name not in spec:
+            errors.append({"field": f"inputs.{name}", "message": f"not an input of {indicator['code']}"})
+    for name, declared in spec.items():
+        field = f"inputs.{name}"
+        if name not in values or values[name] is None:
+            errors.append({"field": field, "message": "required"})
+            continue
+        value = values[name]
+        kind = declared["type"]
+        if kind == "bool" and not isinstance(value, bool):
+            errors.append({"field": field, "message": "must be true or false"})
+        elif kind == "level" and value not in declared.get("levels", []):
+            errors.append(
+                {"field": field, "message": f"must be one of {', '.join(declared.get('levels', []))}"}
+            )
+        elif kind == "count" and (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 0 <= value <= int(declared.get("max", 0))
+        ):
+            errors.append(
+                {"field": field, "message": f"must be a whole number from 0 to {declared.get('max', 0)}"}
+            )
+    if errors:
+        raise FieldsInvalid(errors)
+    return {name: values[name] for name in spec}
+
+
+def _check_override(points: Decimal, maximum: Decimal) -> None:
+    if points < 0 or points > maximum:
+        raise ValidationFailed(
+            "override_points",
+            f"must be between 0 and {maximum.normalize():f}",
+            message_zh=f"须在 0 至 {maximum.normalize():f} 之间",
+        )
+    if points % HALF != 0:
+        raise ValidationFailed("override_points", "must be a multiple of 0.5", message_zh="须为 0.5 的整数倍")
+
+
+async def update_item(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    scorecard_id: uuid.UUID,
+    code: str,
+    body: ItemUpdate,
+) -> Scorecard:
+    card, _, rubric = await _writable(session, principal, scorecard_id)
+    indicators = _indicators(rubric)
+    indicator = indicators.get(code)
+    items = await _items(session, card)
+    if indicator is None or code not in items:
+        raise ItemNotFound(code)
+    item = items[code]
+    before = _item_snapshot(item)
+    declares_inputs = bool(indicator.get("manual_inputs"))
+    if body.inputs is not None:
+        if not declares_inputs:
+            raise ValidationFailed(
+                "inputs",
+                f"{code} takes no manual inputs: override its computed value with override_points and reason",
+                message_zh=f"{code} 无需人工录入,如需调整请填写 override_points 与 reason",
+            )
+        values = check_manual_inputs(indicator, body.inputs)
+        item.manual_inputs = values
+        if item.source == IndicatorSource.MANUAL:
+            scored = compute.evaluate_manual(indicator, values)
+            item.manual_points = scored.points
+            item.explanation = scored.explanation
+            item.final_points = scored.points
+            item.updated_at = utcnow()
+            item.updated_by = principal.sub
+        else:  # a hybrid with manual parts (C10): re-evaluate on the last computed inputs
+            _apply(item, compute.evaluate_indicator(indicator, card.inputs or {}, values), principal)
+    else:
+        if item.source == IndicatorSource.MANUAL:
+            raise ValidationFailed(
+                "override_points",
+                f"{code} is a manual indicator: send its inputs instead",
+                message_zh=f"{code} 为人工评分指标,请录入其评分要素",
+            )
+        points = body.override_points
+        if points is None:
+            item.override_points, item.override_reason = None, None
+        else:
+            if not (body.reason or "").strip():
+                raise ValidationFailed(
+                    "reason", "an override needs a reason", message_zh="调整自动得分须说明理由"
+                )
+            _check_override(points, Decimal(item.max_points))
+            item.override_points, item.override_reason = points, body.reason
+        item.final_points = compute.final_points(
+            item.source, item.auto_points, item.manual_points, item.override_points
+        )
+        item.updated_at = utcnow()
+        item.updated_by = principal.sub
+    _touch(card, items)
+    await session.flush()
+    await _audit(
+        session, request, principal, "scorecard.item", card, before=before, after=_item_snapshot(item),
+        note=body.reason if body.override_points is not None else None,
+    )  # fmt: skip
+    return card
+
+
+# ---- findings --------------------------------------------------------------------------------------
+
+
+async def add_finding(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    scorecard_id: uuid.UUID,
+    body: FindingCreate,
+) -> Finding:
+    card, _, rubric = await _writable(session, principal, scorecard_id)
+    if body.indicator_code not in _indicators(rubric):
+        raise ValidationFailed(
+            "indicator_code",
+            f"rubric {rubric.version} has no indicator {body.indicator_code}",
+            message_zh=f"评估细则 {rubric.version} 中无指标 {body.indicator_code}",
+        )
+    finding = Finding(
+        scorecard_id=card.id,
+        round_id=card.round_id,
+        site_id=card.site_id,
+        indicator_code=body.indicator_code,
+        code=None,
+        text=body.text,
+        severity=body.severity.value,
+        created_by=principal.sub,
+        created_at=utcnow(),
+    )
+    session.add(finding)
+    _touch(card)
+    await session.flush()
+    await record_audit(
+        session,
+        tables.audit,
+        actor=principal,
+        action="finding.create",
+        object_type="finding",
+        object_id=finding.id,
+        after=FindingRead.model_validate(finding).model_dump(mode="json"),
+        request=request,
+    )
+    return finding
+
+
+# ---- survey ----------------------------------------------------------------------------------------
+
+
+async def add_survey_responses(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    scorecard_id: uuid.UUID,
+    responses: Sequence[SurveyResponseCreate],
+) -> SurveyWriteResult:
+    """Store the responses, then refresh the satisfaction rate, C18 and the automatic finding."""
+    card, _, rubric = await _writable(session, principal, scorecard_id)
+    ids = await survey.add_responses(session, card, responses, principal)
+    rules = survey.survey_rules(rubric.document)
+    summary = await survey.summarise(session, card.id, rules)
+    records = dict(card.inputs or {})
+    records.update(survey_inputs(survey.summary_for_inputs(summary, rules)))
+    card.inputs = records
+    card.satisfaction_rate = summary.satisfaction_rate
+    items = await _items(session, card)
+    _reevaluate(items, _indicators(rubric), records, principal, only_reading="survey.")
+    finding = await survey.sync_satisfaction_finding(session, card, summary, rules)
+    _touch(card, items)
+    await session.flush()
+    await _audit(
+        session,
+        request,
+        principal,
+        "scorecard.survey",
+        card,
+        after={
+            "created": len(ids),
+            "response_ids": [str(i) for i in ids],
+            "satisfaction_rate": summary.satisfaction_rate,
+            "finding": finding.code if finding else None,
+        },
+    )
+    return SurveyWriteResult(
+        created=len(ids), survey=summary, finding=FindingRead.model_validate(finding) if finding else None
+    )
+
+
+# ---- life cycle ------------------------------------------------------------------------------------
+
+
+async def transition(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    scorecard_id: uuid.UUID,
+    action: ScorecardAction,
+    note: str | None = None,
+) -> Scorecard:
+    card = await get_scorecard(session, principal, scorecard_id, for_update=True)
+    target = next_state(card.state, action)
+    if target is None:
+        if action == ScorecardAction.SUBMIT and card.state == ScorecardState.ACCEPTED:
+            raise ScorecardFrozen()
+        raise InvalidTransition(card.state, action)
+    found, rubric = await _context(session, card)
+    if action in DISTRICT_ACTIONS:
+        if found.state == RoundState.PUBLISHED:
+            raise RoundPublished()
+    elif found.state != RoundState.OPEN:
+        raise RoundNotOpen(found.state)
+    items = await _items(session, card)
+    if action == ScorecardAction.SUBMIT:
+        await _check_complete(session, card, rubric, items)
+    before = card.state
+    now = utcnow()
+    card.state = target.value
+    if action == ScorecardAction.SUBMIT:
+        card.submitted_at = now
+    elif action == ScorecardAction.ACCEPT:
+        card.accepted_at = now
+    elif action == ScorecardAction.REOPEN:
+        card.accepted_at = None
+    _touch(card, items)
+    await session.flush()
+    await _audit(
+        session,
+        request,
+        principal,
+        f"scorecard.{action.value}",
+        card,
+        before={"state": before},
+        after={"state": card.state, "total": card.total, "ratio": card.ratio},
+        note=note,
+    )
+    return card
+
+
+async def _check_complete(
+    session: AsyncSession, card: Scorecard, rubric: Rubric, items: Mapping[str, ScorecardItem]
+) -> None:
+    rules = survey.survey_rules(rubric.document)
+    summary = await survey.summarise(session, card.id, rules)
+    if not summary.complete:
+        raise SurveyIncomplete({k.value: v for k, v in summary.by_channel.items()}, summary.min_per_channel)
+    missing = [
+        code
+        for code in _indicators(rubric)
+        if code in items
+        and items[code].applicable
+        and (
+            items[code].manual_points is None
+            if items[code].source == IndicatorSource.MANUAL
+            else items[code].final_points is None
+        )
+    ]
+    if missing:
+        raise ItemsMissing(missing)

@@ -1,0 +1,293 @@
+"""`GET /internal/sites/{id}/evaluation-inputs`: the registry facts Table C.1 scores, with record ids.
+
+The evaluation service computes a scorecard from these facts (SPEC §6): the door sign (C02), the
+function areas and their attributes (C05–C07), the opening hours (C14), the staff and their
+training (C11) and the organisations linked to the site (C12). Every count carries the ids it
+counted, and the records left out say why, so each point can be explained. Staff and organisation
+figures are SQL aggregates. Service tokens only; never routed by the gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import ROUND_DOWN, Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Uuid, and_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import ServiceOnly
+from services.common.db import DbSession
+from services.common.enums import Certificate, FloorMaterial, OrganizationKind, Registration, SiteOrgRelation
+from services.common.errors import ValidationFailed
+from services.registry.organizations.models import Organization
+from services.registry.scope import site_not_found
+from services.registry.sites.models import Site, SiteOrganization
+from services.registry.sites.schemas import OpeningHours
+from services.registry.staff.models import StaffMember, StaffTraining
+
+router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+# Anti-slip ratings "above R9" (C05).
+SLIP_ABOVE_R9 = frozenset({"r10", "r11", "r12", "r13"})
+MAX_DECORATION_COLORS = 3
+
+
+class Excluded(BaseModel):
+    id: uuid.UUID
+    why: str
+
+
+class ElderlyCenterFacts(BaseModel):
+    present: bool
+    slip_above_r9: bool = Field(description="Floor anti-slip rating R10–R13")
+    warm_walls: bool
+
+
+class ChildrenRoomFacts(BaseModel):
+    present: bool
+    soft_floor: bool
+    science_art: bool = Field(description="Science education / art training programmes")
+
+
+class PresenceFacts(BaseModel):
+    present: bool
+
+
+class DeliberationHallFacts(BaseModel):
+    present: bool
+    walls_not_wood_or_marble: bool
+    tile_floor: bool
+
+
+class OneStopOfficeFacts(BaseModel):
+    present: bool
+    tricolor_sign: bool
+    few_colors: bool = Field(description="At most three decoration colours")
+    tile_or_vinyl_floor: bool
+    desk_unobstructed: bool
+
+
+class AreaFacts(BaseModel):
+    """Function areas (4.3.1): every flag is false when the area is absent or the attribute unknown."""
+
+    elderly_center: ElderlyCenterFacts
+    children_room: ChildrenRoomFacts
+    public_activity_room: PresenceFacts
+    reading_room: PresenceFacts
+    deliberation_hall: DeliberationHallFacts
+    one_stop_office: OneStopOfficeFacts
+
+
+class StaffFacts(BaseModel):
+    active_ids: list[uuid.UUID] = Field(description="Staff active at some time in the period")
+    intermediate_or_senior_ids: list[uuid.UUID]
+    junior_ids: list[uuid.UUID]
+    uncertified_ids: list[uuid.UUID]
+    training_ids: list[uuid.UUID] = Field(description="Trainings of active staff held in the period")
+    training_hours: Decimal = Field(description="Hours of those trainings")
+    avg_training_hours: Decimal = Field(
+        description="training_hours / active staff, rounded down to 0.01 (0 without active staff)"
+    )
+
+
+class OrganizationFacts(BaseModel):
+    introduced_ids: list[uuid.UUID] = Field(description="Organisations introduced, link active in the period")
+    incubated_ids: list[uuid.UUID] = Field(
+        description="Incubated community social organisations, filed or registered, link active in the period"
+    )
+    incubated_excluded: list[Excluded]
+
+
+class EvaluationInputs(BaseModel):
+    site_id: uuid.UUID
+    period_from: dt.date = Field(serialization_alias="from")
+    period_to: dt.date = Field(serialization_alias="to")
+    status: str
+    door_sign: bool
+    areas: AreaFacts
+    hours_per_day: Decimal | None = Field(description="Shortest opening of the open days (site read model)")
+    days_per_week: int
+    staff: StaffFacts
+    organizations: OrganizationFacts
+
+
+def area_facts(documents: list[dict[str, Any]]) -> AreaFacts:
+    """Flags per area kind; a site may list a kind twice — any area of the kind may earn a flag."""
+
+    def of(kind: str) -> list[dict[str, Any]]:
+        return [d for d in documents if d.get("kind") == kind]
+
+    def any_(areas: list[dict[str, Any]], test: Any) -> bool:
+        return any(test(a) for a in areas)
+
+    elderly, children = of("elderly_center"), of("children_room")
+    hall, office = of("deliberation_hall"), of("one_stop_office")
+    return AreaFacts(
+        elderly_center=ElderlyCenterFacts(
+            present=bool(elderly),
+            slip_above_r9=any_(elderly, lambda a: a.get("slip_rating") in SLIP_ABOVE_R9),
+            warm_walls=any_(elderly, lambda a: a.get("warm_walls") is True),
+        ),
+        children_room=ChildrenRoomFacts(
+            present=bool(children),
+            soft_floor=any_(children, lambda a: a.get("soft_floor") is True),
+            science_art=any_(children, lambda a: a.get("science_art_programs") is True),
+        ),
+        public_activity_room=PresenceFacts(present=bool(of("public_activity_room"))),
+        reading_room=PresenceFacts(present=bool(of("reading_room"))),
+        deliberation_hall=DeliberationHallFacts(
+            present=bool(hall),
+            # Unknown (null) wall cladding earns nothing: the point is for walls known not to be.
+            walls_not_wood_or_marble=any_(hall, lambda a: a.get("wall_wood_or_marble") is False),
+            tile_floor=any_(hall, lambda a: a.get("floor_material") == FloorMaterial.TILE),
+        ),
+        one_stop_office=OneStopOfficeFacts(
+            present=bool(office),
+            tricolor_sign=any_(office, lambda a: a.get("tricolor_sign") is True),
+            few_colors=any_(
+                office,
+                lambda a: (
+                    a.get("decoration_colors") is not None and a["decoration_colors"] <= MAX_DECORATION_COLORS
+                ),
+            ),
+            tile_or_vinyl_floor=any_(
+                office, lambda a: a.get("floor_material") in (FloorMaterial.TILE, FloorMaterial.VINYL)
+            ),
+            desk_unobstructed=any_(office, lambda a: a.get("desk_unobstructed") is True),
+        ),
+    )
+
+
+def _ids(column: Any, *conditions: Any) -> Any:
+    """``array_agg(column ORDER BY column) FILTER (WHERE …)``, never null."""
+    aggregated: Any = func.array_agg(aggregate_order_by(column, column))
+    if conditions:
+        aggregated = aggregated.filter(and_(*conditions))
+    return func.coalesce(aggregated, literal([], ARRAY(Uuid)))
+
+
+async def staff_facts(session: AsyncSession, site_id: uuid.UUID, start: dt.date, end: dt.date) -> StaffFacts:
+    active = (
+        select(StaffMember.id, StaffMember.certificate)
+        .where(
+            StaffMember.site_id == site_id,
+            StaffMember.active_from <= end,
+            or_(StaffMember.active_until.is_(None), StaffMember.active_until >= start),
+        )
+        .cte("active_staff")
+    )
+    senior = (Certificate.INTERMEDIATE.value, Certificate.SENIOR.value)
+    people = (
+        await session.execute(
+            select(
+                _ids(active.c.id).label("active_ids"),
+                _ids(active.c.id, active.c.certificate.in_(senior)).label("senior_ids"),
+                _ids(active.c.id, active.c.certificate == Certificate.JUNIOR.value).label("junior_ids"),
+                _ids(active.c.id, active.c.certificate == Certificate.NONE.value).label("uncertified_ids"),
+            )
+        )
+    ).one()
+    trainings = (
+        await session.execute(
+            select(
+                _ids(StaffTraining.id).label("ids"),
+                func.coalesce(func.sum(StaffTraining.hours), 0).label("hours"),
+            ).where(
+                StaffTraining.staff_id.in_(select(active.c.id)),
+                StaffTraining.date >= start,
+                StaffTraining.date <= end,
+            )
+        )
+    ).one()
+    hours = Decimal(trainings.hours)
+    count = len(people.active_ids)
+    # Rounded *down* so 19.999 h never passes as the 20 h C11 asks for.
+    average = (hours / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN) if count else Decimal("0.00")
+    return StaffFacts(
+        active_ids=people.active_ids,
+        intermediate_or_senior_ids=people.senior_ids,
+        junior_ids=people.junior_ids,
+        uncertified_ids=people.uncertified_ids,
+        training_ids=trainings.ids,
+        training_hours=hours,
+        avg_training_hours=average,
+    )
+
+
+async def organization_facts(
+    session: AsyncSession, site_id: uuid.UUID, start: dt.date, end: dt.date
+) -> OrganizationFacts:
+    link_in_period = and_(
+        SiteOrganization.site_id == site_id,
+        SiteOrganization.since <= end,
+        or_(SiteOrganization.until.is_(None), SiteOrganization.until >= start),
+    )
+    org_id = Organization.id
+    introduced = SiteOrganization.relation == SiteOrgRelation.INTRODUCED.value
+    incubated = SiteOrganization.relation == SiteOrgRelation.INCUBATED.value
+    community_org = Organization.kind == OrganizationKind.COMMUNITY_SOCIAL_ORG.value
+    standing = Organization.registration.in_([r.value for r in Registration])
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.array_agg(org_id.distinct()).filter(introduced), literal([], ARRAY(Uuid))
+                ).label("introduced"),
+                func.coalesce(
+                    func.array_agg(org_id.distinct()).filter(incubated, community_org, standing),
+                    literal([], ARRAY(Uuid)),
+                ).label("incubated"),
+                func.coalesce(
+                    func.array_agg(org_id.distinct()).filter(incubated, ~community_org),
+                    literal([], ARRAY(Uuid)),
+                ).label("incubated_not_community"),
+            )
+            .select_from(SiteOrganization)
+            .join(Organization, Organization.id == SiteOrganization.organization_id)
+            .where(link_in_period)
+        )
+    ).one()
+    counted = set(row.incubated)
+    excluded = [
+        Excluded(id=oid, why="incubated organisation is not a community social organisation")
+        for oid in sorted(set(row.incubated_not_community) - counted)
+    ]
+    return OrganizationFacts(
+        introduced_ids=sorted(row.introduced), incubated_ids=sorted(counted), incubated_excluded=excluded
+    )
+
+
+@router.get("/sites/{site_id}/evaluation-inputs", response_model=EvaluationInputs)
+async def evaluation_inputs(
+    session: DbSession,
+    _: ServiceOnly,
+    site_id: uuid.UUID,
+    period_from: Annotated[dt.date, Query(alias="from")],
+    period_to: Annotated[dt.date, Query(alias="to")],
+) -> EvaluationInputs:
+    """The registry facts of one site for an evaluation period (Table C.1: C02, C05–C07, C11, C12,
+    C14): area flags, opening hours, staff active in the period by certificate with their average
+    training hours, and the introduced and incubated organisations linked during the period."""
+    if period_to < period_from:
+        raise ValidationFailed("to", "must be on or after from", message_zh="结束日期不能早于开始日期")
+    site = await session.scalar(select(Site).where(Site.id == site_id))
+    if site is None:
+        raise site_not_found()
+    hours = OpeningHours.model_validate(site.opening_hours or {})
+    return EvaluationInputs(
+        site_id=site.id,
+        period_from=period_from,
+        period_to=period_to,
+        status=site.status,
+        door_sign=bool((site.signage or {}).get("door_sign")),
+        areas=area_facts(site.function_areas or []),
+        hours_per_day=hours.hours_per_day,
+        days_per_week=hours.days_per_week,
+        staff=await staff_facts(session, site.id, period_from, period_to),
+        organizations=await organization_facts(session, site.id, period_from, period_to),
+    )
