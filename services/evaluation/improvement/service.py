@@ -29,14 +29,14 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.enums import ImprovementState, RoundState
 from services.common.errors import Conflict, NotFound, define_titles
 from services.common.pagination import PageParams, keyset_page
 from services.common.timeutil import today_shanghai
+from services.evaluation.audit import audit
 from services.evaluation.clients import Upstream
-from services.evaluation.database import tables, utcnow
+from services.evaluation.database import utcnow
 from services.evaluation.improvement.models import ImprovementPlan
 from services.evaluation.improvement.schemas import (
     FindingBrief,
@@ -285,16 +285,15 @@ async def _audit(
     after: Any = None,
     note: str | None = None,
 ) -> None:
-    await record_audit(
+    await audit(
         session,
-        tables.audit,
-        actor=principal,
-        action=action,
-        object_type="improvement_plan",
-        object_id=plan.id,
+        request,
+        principal,
+        action,
+        "improvement_plan",
+        plan.id,
         before=before,
         after=after,
-        request=request,
         note=note,
     )
 

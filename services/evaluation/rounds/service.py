@@ -21,13 +21,13 @@ from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.enums import RoundKind, RoundState, ScorecardState, SiteStatus
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
 from services.common.pagination import PageParams, keyset_page
+from services.evaluation.audit import audit
 from services.evaluation.clients import Upstream
-from services.evaluation.database import tables, utcnow
+from services.evaluation.database import utcnow
 from services.evaluation.rounds.models import Assignment, Round
 from services.evaluation.rounds.schemas import (
     AssignmentCreate,
@@ -196,17 +196,8 @@ async def _audit(
     note: str | None = None,
     object_type: str = "round",
 ) -> None:
-    await record_audit(
-        session,
-        tables.audit,
-        actor=principal,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        request=request,
-        note=note,
+    await audit(
+        session, request, principal, action, object_type, object_id, before=before, after=after, note=note
     )
 
 

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, NotFound, define_titles
 from services.common.pagination import PageParams, keyset_page
-from services.evaluation.database import tables, utcnow
+from services.evaluation.audit import audit
+from services.evaluation.database import utcnow
 from services.evaluation.rubric.engine import TERM_TYPES, inputs_of, max_points_of
 from services.evaluation.rubrics.models import Rubric
 from services.evaluation.rubrics.schemas import RubricDocument, RubricRead, RubricSummary
@@ -330,14 +330,13 @@ async def create_rubric(
     if inserted is None:
         raise RubricExists(body.version)
     rubric = await get_rubric(session, body.version)
-    await record_audit(
+    await audit(
         session,
-        tables.audit,
-        actor=principal,
-        action="rubric.create",
-        object_type="rubric",
-        object_id=rubric.version,
+        request,
+        principal,
+        "rubric.create",
+        "rubric",
+        rubric.version,
         after={"version": rubric.version, "based_on": rubric.based_on, "title": rubric.title},
-        request=request,
     )
     return rubric

@@ -25,11 +25,11 @@ from sqlalchemy import ColumnElement, and_, exists, false, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
 from services.common.pagination import PageParams, keyset_page
+from services.evaluation.audit import audit
 from services.evaluation.clients import DirectoryEntry, Upstream
 from services.evaluation.database import tables, utcnow
 from services.evaluation.improvement.service import open_plans_of_site
@@ -444,17 +444,8 @@ async def _audit(
     after: Any = None,
     note: str | None = None,
 ) -> None:
-    await record_audit(
-        session,
-        tables.audit,
-        actor=principal,
-        action=action,
-        object_type="scorecard",
-        object_id=card.id,
-        before=before,
-        after=after,
-        request=request,
-        note=note,
+    await audit(
+        session, request, principal, action, "scorecard", card.id, before=before, after=after, note=note
     )
 
 
@@ -685,15 +676,14 @@ async def add_finding(
     session.add(finding)
     _touch(card)
     await session.flush()
-    await record_audit(
+    await audit(
         session,
-        tables.audit,
-        actor=principal,
-        action="finding.create",
-        object_type="finding",
-        object_id=finding.id,
+        request,
+        principal,
+        "finding.create",
+        "finding",
+        finding.id,
         after=FindingRead.model_validate(finding).model_dump(mode="json"),
-        request=request,
     )
     return finding
 
