@@ -423,3 +423,31 @@ def test_operators_and_streets_wait_for_publication(
     assert error_fields(
         gateway.get(f"{EVAL}/scorecards", params={"state": "lost"}, headers=bearer(district_token))
     ) == {"state"}
+
+
+def test_an_indicator_that_does_not_apply_leaves_the_maximum(
+    gateway: httpx.Client, setting: dict[str, Any], stack: RunningStack
+) -> None:
+    """Annex A: ratio = total / max of the applicable indicators."""
+    card_id, token = setting["rich_card"]["id"], setting["evaluator"]
+    before = gateway.get(f"/api/v1/evaluation/scorecards/{card_id}", headers=bearer(token)).json()
+    assert error_fields(_put(gateway, token, card_id, "C21", {"applicable": False})) == {"reason"}
+    assert error_fields(
+        _put(gateway, token, card_id, "C21", {"applicable": False, "override_points": 1, "reason": "x"})
+    ) == {"body"}
+    skipped = _put(
+        gateway, token, card_id, "C21", {"applicable": False, "reason": "新建站点,尚无表彰评选周期"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    card = skipped.json()
+    assert _item(card, "C21")["applicable"] is False
+    assert Decimal(card["max_applicable"]) == Decimal(before["max_applicable"] or 100) - 3
+    note = stack.sql(
+        "SELECT note FROM evaluation.audit_log WHERE action = 'scorecard.item' AND object_id = $1 "
+        "ORDER BY occurred_at DESC LIMIT 1",
+        card_id,
+    )
+    assert note[0]["note"] == "新建站点,尚无表彰评选周期"
+    back = _put(gateway, token, card_id, "C21", {"applicable": True})
+    assert _item(back.json(), "C21")["applicable"] is True
+    assert Decimal(back.json()["max_applicable"]) == Decimal(before["max_applicable"] or 100)

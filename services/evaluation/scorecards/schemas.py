@@ -164,15 +164,29 @@ class ItemUpdate(_Input):
     override_points: Decimal | None = Field(
         None, description="0 … max_points in steps of 0.5; null clears the override"
     )
-    reason: str | None = Field(None, max_length=2000, description="Why the computed value is overridden")
+    reason: str | None = Field(
+        None,
+        max_length=2000,
+        description="Why the computed value is overridden, or why the indicator does not apply",
+    )
+    applicable: bool | None = Field(
+        None,
+        description="false: the indicator does not apply to this site (needs `reason`); it then counts "
+        "neither in the total nor in the maximum (Annex A: ratio = total / max of applicable indicators)",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> ItemUpdate:
-        has_override = "override_points" in self.model_fields_set
-        if self.inputs is not None and has_override:
-            raise ValueError("send either inputs or override_points, not both")
-        if self.inputs is None and not has_override:
-            raise ValueError("send inputs (manual values) or override_points (with a reason)")
+        kinds = [
+            self.inputs is not None,
+            "override_points" in self.model_fields_set,
+            self.applicable is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(
+                "send exactly one of: inputs (manual values), override_points (with a reason), "
+                "applicable (false with a reason)"
+            )
         return self
 
 

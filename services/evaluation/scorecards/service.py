@@ -596,7 +596,15 @@ async def update_item(
     item = items[code]
     before = _item_snapshot(item)
     declares_inputs = bool(indicator.get("manual_inputs"))
-    if body.inputs is not None:
+    if body.applicable is not None:
+        if not body.applicable and not (body.reason or "").strip():
+            raise ValidationFailed(
+                "reason", "say why the indicator does not apply", message_zh="请说明该指标不适用的理由"
+            )
+        item.applicable = body.applicable
+        item.updated_at = utcnow()
+        item.updated_by = principal.sub
+    elif body.inputs is not None:
         if not declares_inputs:
             raise ValidationFailed(
                 "inputs",
@@ -640,7 +648,7 @@ async def update_item(
     await session.flush()
     await _audit(
         session, request, principal, "scorecard.item", card, before=before, after=_item_snapshot(item),
-        note=body.reason if body.override_points is not None else None,
+        note=body.reason if body.override_points is not None or body.applicable is False else None,
     )  # fmt: skip
     return card
 
