@@ -183,12 +183,12 @@ def test_overview_scope(
     assert other.status_code == unknown.status_code == 404 and other.json()["code"] == "street_not_found"
     assert without_request_id(other) == without_request_id(unknown)
     assert overview(gateway, street_token, street_id=xixing_id).status_code == 200
-    for token in (
-        history["sites"]["a"]["operator_token"],
-        history["current"]["evaluator_token"],
-        integration_token(gateway, district_token),
-    ):
+    for token in (history["sites"]["a"]["operator_token"], history["current"]["evaluator_token"]):
         assert overview(gateway, token).status_code == 403
+    # Data platforms read everything (SPEC §1): the same overview as the district's.
+    platform = overview(gateway, integration_token(gateway, district_token))
+    assert platform.status_code == 200
+    assert without_request_id(platform) == without_request_id(overview(gateway, district_token))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from services.evaluation.reports.schemas import OverviewRead, ProjectionRead
 router = APIRouter(tags=["reports"])
 
 # Who may use which endpoint (object scope: see service).
-OverviewReader = Annotated[Principal, Depends(require_roles("district", "street"))]
+# Integration reads everything (SPEC §1); the overview holds no personal data.
+OverviewReader = Annotated[Principal, Depends(require_roles("district", "street", "integration"))]
 Year = Annotated[int, Query(ge=2000, le=2100, examples=[2026])]
 
 
@@ -60,8 +61,9 @@ async def overview(
     points per indicator, the ranking of sites by total with each site's change (Δ total, tier
     `up`/`down`/`same`/`new`), and the satisfaction rates with the sites below 90 % (7.1.1).
 
-    The district sees the whole district or one street (`street_id`); a street only its own
-    (default; another street's id → 404 `street_not_found`). Other roles: 403."""
+    The district (and data platforms, role `integration`) see the whole district or one street
+    (`street_id`); a street only its own (default; another street's id → 404 `street_not_found`).
+    Other roles: 403."""
     return await service.overview(session, principal, year, street_id)
 
 
