@@ -23,6 +23,7 @@ from services.activities.database import tables
 from services.activities.scope import ensure_can_write_site, site_clause
 from services.common.audit import audit_writer
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.errors import NotFound, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
@@ -109,13 +110,15 @@ async def get_record(
     for_update: bool = False,
 ) -> M:
     model: Any = kind.model
-    stmt = select(model).where(model.id == record_id, site_clause(principal, model.site_id))
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = await session.scalar(stmt)
-    if row is None:
-        raise kind.not_found()
-    return row  # type: ignore[no-any-return]
+    row: M = await one_in_scope(
+        session,
+        model,
+        record_id,
+        site_clause(principal, model.site_id),
+        kind.not_found(),
+        for_update=for_update,
+    )
+    return row
 
 
 async def create_record(

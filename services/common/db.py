@@ -9,10 +9,13 @@ sent: a failed commit becomes an error response, never a 201 for lost data.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,6 +47,27 @@ async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session, session.begin():
         request.state.db = session
         yield session
+
+
+async def one_in_scope(
+    session: AsyncSession,
+    model: type[T],
+    object_id: Any,
+    scope: ColumnElement[bool],
+    not_found: Exception,
+    *,
+    for_update: bool = False,
+) -> T:
+    """The object with this id if ``scope`` (a policy's WHERE clause) admits it, else ``not_found``:
+    a missing object and one outside the caller's scope look exactly alike (404, never 403)."""
+    model_: Any = model
+    stmt = select(model_).where(model_.id == object_id, scope)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt)
+    if row is None:
+        raise not_found
+    return row  # type: ignore[no-any-return]
 
 
 DbSession = Annotated[AsyncSession, Depends(_session_dependency, scope="function")]

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.errors import NotFound
 from services.common.timeutil import today_shanghai
 from services.registry.contracts.models import Contract
@@ -55,13 +56,9 @@ def site_not_found() -> NotFound:
 async def get_visible_site(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, *, for_update: bool = False
 ) -> Site:
-    stmt = select(Site).where(Site.id == site_id, visible_sites(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    site = await session.scalar(stmt)
-    if site is None:
-        raise site_not_found()
-    return site
+    return await one_in_scope(
+        session, Site, site_id, visible_sites(principal), site_not_found(), for_update=for_update
+    )
 
 
 async def scope_site_ids(

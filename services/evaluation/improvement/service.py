@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.enums import ImprovementState, RoundState
 from services.common.errors import Conflict, NotFound, define_titles
 from services.common.pagination import PageParams, keyset_page
@@ -177,13 +178,9 @@ async def check_site_visible(request: Request, principal: Principal, site_id: uu
 async def get_plan(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID, *, for_update: bool = False
 ) -> ImprovementPlan:
-    stmt = select(ImprovementPlan).where(ImprovementPlan.id == plan_id, visible_plans(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    plan = await session.scalar(stmt)
-    if plan is None:
-        raise PlanNotFound()
-    return plan
+    return await one_in_scope(
+        session, ImprovementPlan, plan_id, visible_plans(principal), PlanNotFound(), for_update=for_update
+    )
 
 
 async def list_plans(

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.enums import RoundKind, RoundState, ScorecardState, SiteStatus
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
 from services.common.pagination import PageParams, keyset_page
@@ -129,13 +130,9 @@ def visible_rounds(principal: Principal) -> ColumnElement[bool]:
 async def get_round(
     session: AsyncSession, principal: Principal, round_id: uuid.UUID, *, for_update: bool = False
 ) -> Round:
-    stmt = select(Round).where(Round.id == round_id, visible_rounds(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    found = await session.scalar(stmt)
-    if found is None:
-        raise RoundNotFound()
-    return found
+    return await one_in_scope(
+        session, Round, round_id, visible_rounds(principal), RoundNotFound(), for_update=for_update
+    )
 
 
 async def read_rounds(session: AsyncSession, rounds: list[Round]) -> list[RoundRead]:

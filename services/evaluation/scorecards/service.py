@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
 from services.common.pagination import PageParams, keyset_page
@@ -227,13 +228,14 @@ def visible_scorecards(principal: Principal) -> ColumnElement[bool]:
 async def get_scorecard(
     session: AsyncSession, principal: Principal, scorecard_id: uuid.UUID, *, for_update: bool = False
 ) -> Scorecard:
-    stmt = select(Scorecard).where(Scorecard.id == scorecard_id, visible_scorecards(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    card = await session.scalar(stmt)
-    if card is None:
-        raise ScorecardNotFound()
-    return card
+    return await one_in_scope(
+        session,
+        Scorecard,
+        scorecard_id,
+        visible_scorecards(principal),
+        ScorecardNotFound(),
+        for_update=for_update,
+    )
 
 
 async def list_scorecards(

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.enums import FilingKind, FilingState, SiteStatus
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.etag import require_if_match
@@ -291,13 +292,9 @@ async def list_filings(
 async def get_filing(
     session: AsyncSession, principal: Principal, filing_id: uuid.UUID, *, for_update: bool = False
 ) -> Filing:
-    stmt = select(Filing).where(Filing.id == filing_id, visible_filings(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    filing = await session.scalar(stmt)
-    if filing is None:
-        raise FilingNotFound()
-    return filing
+    return await one_in_scope(
+        session, Filing, filing_id, visible_filings(principal), FilingNotFound(), for_update=for_update
+    )
 
 
 async def list_history(

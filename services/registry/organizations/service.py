@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import one_in_scope
 from services.common.enums import OrganizationKind, Registration
 from services.common.errors import Conflict, NotFound
 from services.common.etag import require_if_match
@@ -85,13 +86,14 @@ async def list_organizations(
 async def get_organization(
     session: AsyncSession, principal: Principal, organization_id: uuid.UUID, *, for_update: bool = False
 ) -> Organization:
-    stmt = select(Organization).where(Organization.id == organization_id, visible_organizations(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    org = await session.scalar(stmt)
-    if org is None:
-        raise OrganizationNotFound()
-    return org
+    return await one_in_scope(
+        session,
+        Organization,
+        organization_id,
+        visible_organizations(principal),
+        OrganizationNotFound(),
+        for_update=for_update,
+    )
 
 
 async def _ensure_uscc_free(session: AsyncSession, uscc: str, own_id: uuid.UUID | None = None) -> None:
