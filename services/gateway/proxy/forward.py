@@ -55,6 +55,10 @@ SPOOFABLE_PREFIXES = ("x-user-", "x-principal", "x-forwarded-", "x-real-ip", "fo
 _SUSPICIOUS_PATH = re.compile(r"%2e|%2f|%5c|\\|//|/\.\.?(/|$)", re.IGNORECASE)
 
 
+# Upstream answers up to this size are relayed in one piece; larger or unsized ones are streamed.
+BUFFERED_RESPONSE_BYTES = 256 * 1024
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -198,14 +202,27 @@ async def proxy(request: Request) -> Response:
         if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
             return _too_large(limit, request)
         return _upstream_problem(502, "bad_upstream_response", request, service)
-    response = StreamingResponse(
-        _relay(upstream), status_code=upstream.status, background=BackgroundTask(_release, upstream)
-    )
-    response.raw_headers = [
+    headers = [
         (name, value)
         for name, value in upstream.raw_headers
         if name.decode("latin-1").lower() not in RESPONSE_DROPPED
     ]
+    length = upstream.content_length
+    if length is not None and length <= BUFFERED_RESPONSE_BYTES:
+        # Most answers are small JSON documents: read them whole and answer in one write, without
+        # a streaming task per response. Large or unsized bodies (exports) are streamed.
+        try:
+            body = await upstream.read()
+        except aiohttp.ClientError:
+            return _upstream_problem(502, "bad_upstream_response", request, service)
+        finally:
+            upstream.release()
+        response = Response(body, status_code=upstream.status)
+    else:
+        response = StreamingResponse(
+            _relay(upstream), status_code=upstream.status, background=BackgroundTask(_release, upstream)
+        )
+    response.raw_headers = headers
     return response
 
 
