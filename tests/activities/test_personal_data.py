@@ -31,7 +31,7 @@ from services.activities.visits.service import VISITOR
 from services.activities.volunteers.service import VOLUNTEER
 from services.common.auth import Principal
 from services.common.timeutil import SHANGHAI
-from tests.conftest import RunningStack, bearer
+from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, integration_token, operated_site, user_token
 
 API = "/api/v1/activities"
@@ -383,3 +383,52 @@ def test_id_number_input_is_checked_but_never_echoed() -> None:
     with pytest.raises(pydantic.ValidationError) as info:
         CaseCreate.model_validate({**body, "client_id_number": bad})
     assert bad not in json.dumps([e["msg"] for e in info.value.errors()])
+
+
+def test_an_assigned_evaluator_reads_the_sites_logs_without_personal_data(
+    gateway: httpx.Client, district_token: str
+) -> None:
+    """With a real round assignment the evaluator's claim holds the site: it reads the logs, masked,
+    and case clients not at all (SPEC §1: evaluators see counts and anonymised summaries)."""
+    from tests.evaluation.test_rounds import assign, create_evaluator, create_round
+
+    site = operated_site(gateway, district_token, "CH")
+    site_id = site["site"]["id"]
+    created = {}
+    for resource in ("case", "visit"):
+        path, body, _, _ = RESOURCES[resource]
+        response = gateway.post(
+            f"/api/v1/activities/{path}",
+            json={**body, "site_id": site_id},
+            headers=bearer(site["operator_token"]),
+        )
+        assert response.status_code == 201, response.text
+        created[resource] = response.json()["id"]
+    made = create_round(gateway, district_token, [site_id])
+    evaluator = create_evaluator(gateway, district_token)
+    assert assign(gateway, district_token, made["id"], evaluator["user"]["id"], [site_id]).status_code == 201
+    token = login(gateway, evaluator["username"])["access_token"]
+    assert site_id in gateway.get("/api/v1/auth/me", headers=bearer(token)).json()["sites"]
+
+    case = gateway.get(f"/api/v1/activities/cases/{created['case']}", headers=bearer(token))
+    assert case.status_code == 200
+    body = case.json()
+    assert (
+        body["client_name"] is None
+        and body["client_phone"] is None
+        and body["client_id_number_masked"] is None
+    )
+    assert body["summary"] == RESOURCES["case"][1]["summary"]
+    visit = gateway.get(f"/api/v1/activities/visits/{created['visit']}", headers=bearer(token)).json()
+    assert (visit["visitor_name"], visit["visitor_phone"]) == ("李*", "139****4321")
+    listed = gateway.get(
+        "/api/v1/activities/cases", params={"site_id": site_id}, headers=bearer(token)
+    ).json()
+    assert [c["client_name"] for c in listed["items"]] == [None]
+    assert ID_CASE not in case.text and "张三丰" not in case.text
+    # Still read-only.
+    path, body, _, _ = RESOURCES["visit"]
+    refused = gateway.post(
+        f"/api/v1/activities/{path}", json={**body, "site_id": site_id}, headers=bearer(token)
+    )
+    assert refused.status_code == 403
