@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.common.timeutil import now_shanghai, today_shanghai
+from services.common.timeutil import today_shanghai
 
 # Devices' clocks drift; a record a few minutes "in the future" is a clock, not a forgery.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -19,6 +19,8 @@ def not_in_future_date(value: dt.date) -> dt.date:
 def not_in_future_time(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("needs a UTC offset (RFC 3339), e.g. 2026-03-01T09:00:00+08:00")
-    if value > now_shanghai() + CLOCK_SKEW:
+    # Aware datetimes compare by instant, so UTC "now" is as good as Shanghai's and much cheaper
+    # (this runs for every record of a 10,000-record batch).
+    if value > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
         raise ValueError("must not be in the future")
     return value
