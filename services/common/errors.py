@@ -365,6 +365,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI could not decode the JSON at all (malformed, or nested too deeply to parse).
+            return problem_response(
+                status=422,
+                code="validation_failed",
+                detail="The request body is not valid JSON (or is nested too deeply).",
+                detail_zh="请求体不是有效的 JSON(或嵌套层级过深)。",
+                accept_language=request.headers.get("accept-language"),
+                extra={"errors": [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}]},
+            )
         code = {404: "route_not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, "http_error"
         )

@@ -78,3 +78,28 @@ async def test_unexpected_error_is_a_bare_500_with_request_id() -> None:
     body = response.json()
     assert body["code"] == "internal_error" and body["request_id"] == "trace-500"
     assert "secret" not in response.text and "SELECT" not in response.text
+
+
+async def test_deeply_nested_json_is_a_422_naming_the_body() -> None:
+    import httpx
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    from services.common.errors import install_error_handlers
+
+    class Body(BaseModel):
+        a: int = 0
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/x")
+    async def x(body: Body) -> dict[str, int]:
+        return {"a": body.a}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for body in ("[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, "{not json"):
+            response = await client.post("/x", content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 422
+            assert response.json()["errors"][0]["field"] == "body"
