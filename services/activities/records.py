@@ -12,9 +12,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +66,11 @@ def snapshot(row: Any) -> dict[str, Any]:
 
 
 audit = audit_writer(tables.audit)
+
+
+# The `from`/`to` list filters every log resource takes (inclusive business dates, Asia/Shanghai).
+DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
+DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
 
 
 def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt.date | None) -> list[Any]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from services.activities import records
 from services.activities.needs.schemas import (
@@ -30,6 +28,7 @@ from services.activities.needs.service import (
     update_need,
     update_referral,
 )
+from services.activities.records import DateFrom, DateTo
 from services.activities.scope import Reader, Writer
 from services.common.db import DbSession
 from services.common.enums import ReferralStatus, ServiceCategory
@@ -41,9 +40,6 @@ needs = APIRouter(prefix="/needs", tags=["needs and referrals"])
 referrals = APIRouter(prefix="/referrals", tags=["needs and referrals"])
 Need = NEEDS.model
 Referral = REFERRALS.model
-
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
 
 
 # ---- needs -----------------------------------------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from services.activities import records
 from services.activities.recognition.schemas import (
@@ -18,6 +16,7 @@ from services.activities.recognition.schemas import (
     RecognitionUpdate,
 )
 from services.activities.recognition.service import BRAND_PROJECTS, RECOGNITIONS
+from services.activities.records import DateFrom, DateTo
 from services.activities.scope import Reader, Writer
 from services.common.db import DbSession
 from services.common.enums import BrandProjectKind, RecognitionKind, RecognitionLevel
@@ -29,9 +28,6 @@ brand_projects = APIRouter(prefix="/brand-projects", tags=["brand and recognitio
 recognitions = APIRouter(prefix="/recognitions", tags=["brand and recognition"])
 Project = BRAND_PROJECTS.model
 Recognition = RECOGNITIONS.model
-
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
 
 
 # ---- brand projects --------------------------------------------------------------------------------

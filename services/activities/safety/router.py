@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from services.activities import records
+from services.activities.records import DateFrom, DateTo
 from services.activities.safety.schemas import (
     HazardRectify,
     SafetyPatrolCreate,
@@ -36,9 +35,6 @@ trainings = APIRouter(prefix="/safety-trainings", tags=["safety"])
 patrols = APIRouter(prefix="/safety-patrols", tags=["safety"])
 Training = SAFETY_TRAININGS.model
 Patrol = SAFETY_PATROLS.model
-
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
 
 
 # ---- trainings -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.activities import records
+from services.activities.records import DateFrom, DateTo
 from services.activities.scope import Reader, Writer
 from services.activities.volunteers.schemas import (
     VolunteerCreate,
@@ -39,9 +40,6 @@ volunteers = APIRouter(prefix="/volunteers", tags=["volunteers"])
 volunteer_hours = APIRouter(prefix="/volunteer-hours", tags=["volunteers"])
 Volunteer = VOLUNTEERS.model
 Hours = VOLUNTEER_HOURS.model
-
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
 
 
 # ---- volunteers ------------------------------------------------------------------------------------
