@@ -9,6 +9,8 @@ from services.activities.batch.router import router as batch_router
 from services.activities.casework.router import router as casework_router
 from services.activities.database import tables
 from services.activities.deliberations.router import router as deliberations_router
+from services.activities.feed import changes as changes_router
+from services.activities.feed import exports as exports_router
 from services.activities.funds.router import router as funds_router
 from services.activities.metrics.router import router as metrics_router
 from services.activities.needs.router import router as needs_router
@@ -51,6 +53,8 @@ def create_app(settings: ActivitiesSettings | None = None) -> FastAPI:
             visits_router,
             needs_router,
             volunteers_router,
+            changes_router,
+            exports_router,
         ],
         on_startup=on_startup,
     )

@@ -25,7 +25,7 @@ copies a stored name or phone into a response without passing through this polic
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -34,7 +34,7 @@ from fastapi import Request
 from pydantic import AfterValidator, BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.activities import records
+from services.activities import records, redaction
 from services.activities.scope import sees_personal_data
 from services.common.auth import Principal
 from services.common.masking import id_number_digest, mask_id_number, mask_name, mask_phone
@@ -62,6 +62,14 @@ class PersonalField:
     kind: FieldKind
 
 
+def _masker(kind: FieldKind) -> Callable[[str | None], str | None]:
+    if kind is FieldKind.NAME:
+        return mask_name
+    if kind is FieldKind.PHONE:
+        return mask_phone
+    return mask_id_number
+
+
 def _mask(kind: FieldKind, value: str | None) -> str | None:
     if kind is FieldKind.NAME:
         return mask_name(value)
@@ -77,6 +85,13 @@ class PersonalData:
     object_type: str  # "case", "visit" … (audit action ``<type>.read_personal``)
     fields: tuple[PersonalField, ...]
     withheld_from: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Events and exports show every record in its list form, to every reader of the feed.
+        redaction.register(
+            self.object_type,
+            {f.name: None if self.withheld_from else _masker(f.kind) for f in self.fields},
+        )
 
     @property
     def names(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.activities import redaction
 from services.activities.database import tables
 from services.activities.scope import ensure_can_write_site, site_clause
 from services.common.audit import audit_writer
@@ -65,7 +66,7 @@ def snapshot(row: Any) -> dict[str, Any]:
     return jsonable_encoder({c.key: getattr(row, c.key) for c in table.columns})
 
 
-audit = audit_writer(tables.audit)
+audit = audit_writer(tables.audit, outbox=tables.outbox, redact=redaction.redact)
 
 
 # The `from`/`to` list filters every log resource takes (inclusive business dates, Asia/Shanghai).

@@ -19,17 +19,26 @@ from services.common.audit import audit_table
 from services.common.db import create_engine, make_sessionmaker
 from services.common.errors import install_error_handlers, problem_response
 from services.common.idempotency import idempotency_table
+from services.common.outbox import outbox_table
 from services.common.requestid import RequestIdMiddleware, configure_logging
 from services.common.settings import ServiceSettings
 from services.common.tokens import JwksCache, TokenVerifier
 
 
 class ServiceTables:
-    """The per-schema infrastructure tables every service owns (audit log, idempotency keys)."""
+    """The per-schema infrastructure tables every service owns (audit log, idempotency keys) and,
+    for the domain services, the change-feed outbox."""
 
-    def __init__(self, metadata: MetaData) -> None:
+    def __init__(self, metadata: MetaData, *, outbox: bool = False) -> None:
         self.audit: Table = audit_table(metadata)
         self.idempotency: Table = idempotency_table(metadata)
+        self._outbox: Table | None = outbox_table(metadata) if outbox else None
+
+    @property
+    def outbox(self) -> Table:
+        if self._outbox is None:
+            raise LookupError("this schema has no outbox")
+        return self._outbox
 
 
 def create_service_app(

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.outbox import Redactor, emit, event_type, no_redaction
 from services.common.requestid import current_request_id
 
 
@@ -99,8 +100,15 @@ class AuditWriter(Protocol):
     ) -> None: ...
 
 
-def audit_writer(table: Table) -> AuditWriter:
-    """A service's audit function, bound to its own audit table."""
+def audit_writer(
+    table: Table, *, outbox: Table | None = None, redact: Redactor = no_redaction
+) -> AuditWriter:
+    """A service's audit function, bound to its own audit table.
+
+    With ``outbox``, every audited change also emits its change-feed event in the same
+    transaction (:mod:`services.common.outbox`): ``<object_type>.<verb>`` with the object's new
+    state passed through ``redact`` (personal data masked). Audited reads emit nothing.
+    """
 
     async def audit(
         session: AsyncSession,
@@ -126,5 +134,36 @@ def audit_writer(table: Table) -> AuditWriter:
             request=request,
             note=note,
         )
+        if outbox is not None:
+            _emit_change(session, outbox, redact, action, object_type, object_id, before, after)
 
     return audit
+
+
+def _emit_change(
+    session: AsyncSession,
+    outbox: Table,
+    redact: Redactor,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    before: Any,
+    after: Any,
+) -> None:
+    kind = event_type(action, object_type)
+    if kind is None:
+        return
+    state = jsonable_encoder(after) if after is not None else None
+    previous = jsonable_encoder(before) if before is not None else None
+    if isinstance(state, dict):
+        data: dict[str, Any] | None = redact(object_type, state)
+    else:
+        data = None if state is None else {"value": state}
+    site_id = None
+    for snapshot in (state, previous):
+        if isinstance(snapshot, dict) and snapshot.get("site_id"):
+            site_id = snapshot["site_id"]
+            break
+    if site_id is None and object_type == "site":
+        site_id = object_id
+    emit(session, outbox, type=kind, object_type=object_type, object_id=object_id, site_id=site_id, data=data)

@@ -8,6 +8,7 @@ sent: a failed commit becomes an error response, never a 201 for lost data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
 
@@ -42,11 +43,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# Fault injection for the resilience tests only (LINJU_ENV=test): ``X-Linju-Fault: exit-after-commit``
+# makes the process die right after the request's transaction committed, before it answers.
+_FAULTS = os.environ.get("LINJU_ENV") == "test"
+
+
 async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session, session.begin():
         request.state.db = session
         yield session
+    if _FAULTS and request.headers.get("x-linju-fault") == "exit-after-commit":
+        os._exit(137)
 
 
 async def one_in_scope(

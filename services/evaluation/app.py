@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.service_client import ServiceTokens
 from services.evaluation.database import tables
+from services.evaluation.feed import changes as changes_router
+from services.evaluation.feed import exports as exports_router
 from services.evaluation.improvement.router import router as improvement_router
 from services.evaluation.internal.router import router as internal_router
 from services.evaluation.reports.router import router as reports_router
@@ -38,6 +40,8 @@ def create_app(settings: EvaluationSettings | None = None) -> FastAPI:
             internal_router,
             improvement_router,
             reports_router,
+            changes_router,
+            exports_router,
         ],
         on_startup=on_startup,
     )

@@ -5,4 +5,4 @@ from __future__ import annotations
 from services.common.audit import audit_writer
 from services.evaluation.database import tables
 
-audit = audit_writer(tables.audit)
+audit = audit_writer(tables.audit, outbox=tables.outbox)

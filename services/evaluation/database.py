@@ -16,7 +16,7 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-tables = ServiceTables(metadata)
+tables = ServiceTables(metadata, outbox=True)
 
 
 def utcnow() -> dt.datetime:

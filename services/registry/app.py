@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.registry.contracts.router import router as contracts_router
 from services.registry.database import tables
+from services.registry.feed import changes as changes_router
+from services.registry.feed import exports as exports_router
 from services.registry.filings.router import router as filings_router
 from services.registry.internal.directory import router as directory_router
 from services.registry.internal.evaluation_inputs import router as evaluation_inputs_router
@@ -35,5 +37,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             internal_router,
             directory_router,
             evaluation_inputs_router,
+            changes_router,
+            exports_router,
         ],
     )

@@ -32,6 +32,10 @@ def _rules() -> list[Rule]:
         r("registry", "/", READ, ALL),
         r("registry", "/", WRITE, frozenset({"district", "street", "operator"})),
         r("registry", "/sites/export", READ, ALL, slow=True),
+        # full NDJSON exports (issue 8) stream every row in scope: the long deadline.
+        r("registry", "/export", READ, ALL, slow=True),
+        r("activities", "/export", READ, ALL, slow=True),
+        r("evaluation", "/export", READ, ALL, slow=True),
         # activities (SPEC §5): operators log their sites' work; district corrects.
         r("activities", "/", READ, ALL),
         r("activities", "/", WRITE, frozenset({"district", "operator"})),
