@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: install up test lint format typecheck bench clean
+.PHONY: install up test test-quick lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -20,9 +20,14 @@ install: $(STAMP)
 up: install
 	$(BIN)/linju up --port $(PORT)
 
-## Lint, then the whole test suite against a real embedded PostgreSQL and real service processes.
+## Lint, then the whole test suite against a real embedded PostgreSQL and real service processes
+## (the slow parts too: faults, fuzzing, load — CI runs exactly this).
 test: install lint
 	$(BIN)/pytest
+
+## The suite without the tests marked slow (faults, fuzzing, load), for a quick loop while coding.
+test-quick: install
+	$(BIN)/pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check services tests migrations bench
