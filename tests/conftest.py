@@ -26,6 +26,19 @@ TEST_ENV = {
     "LINJU_ENV": "test",
     "LINJU_JWKS_REFETCH_INTERVAL": "0.5",
     "LINJU_LOG_LEVEL": "WARNING",
+    # Webhooks (tests/webhooks): a loopback receiver is allowed, retries come fast and give up soon.
+    "LINJU_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1/32",
+    "LINJU_WEBHOOK_BACKOFF_BASE_S": "0.05",
+    "LINJU_WEBHOOK_BACKOFF_MAX_S": "0.5",
+    "LINJU_WEBHOOK_RETRY_WINDOW_S": "10",
+    "LINJU_WEBHOOK_POLL_INTERVAL_S": "0.5",
+    "LINJU_WEBHOOK_TIMEOUT_S": "5",
+    # Per-principal budgets (exports, score writes, batches): the suite's scripted users score a
+    # whole round in seconds, far faster than people. tests/gateway/test_limits.py floods a
+    # gateway of its own with small budgets.
+    "LINJU_GATEWAY_RATE_LIMIT_EXPORTS_PER_MIN": "100000",
+    "LINJU_GATEWAY_RATE_LIMIT_SCORE_WRITES_PER_MIN": "100000",
+    "LINJU_GATEWAY_RATE_LIMIT_BATCHES_PER_MIN": "100000",
 }
 
 

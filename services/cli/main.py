@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between publishing the new key in the JWKS and signing with it (default 120, "
         "more than the services' one-minute JWKS refetch interval, so no service meets an unknown kid)",
     )
+
+    dispatch = sub.add_parser(
+        "dispatch",
+        help="run the webhook dispatcher: read the services' change feeds, deliver signed events "
+        "(`linju up` starts one)",
+    )
+    _add_data_dir(dispatch)
     return parser
 
 
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": cmd_seed,
         "create-user": cmd_create_user,
         "rotate-keys": cmd_rotate_keys,
+        "dispatch": cmd_dispatch,
     }[args.command]
     return handler(args)
 
@@ -167,6 +175,29 @@ async def _rotate(url: str, activate_in_s: int) -> str:
             return await add_signing_key(session, activate_in_s=activate_in_s)
     finally:
         await engine.dispose()
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    from services.common.requestid import configure_logging
+    from services.gateway.settings import GatewaySettings
+    from services.gateway.webhooks.dispatcher import run_dispatcher
+
+    database = db.open_database(args.data_dir)
+    try:
+        settings = GatewaySettings(database_url=database.url)
+        configure_logging("dispatcher", json_lines=settings.log_json, level=settings.log_level)
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await run_dispatcher(settings, stop)
+
+        asyncio.run(run())
+    finally:
+        database.stop()
+    return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Running the whole stack as processes: the four services under uvicorn, one database.
+"""Running the whole stack as processes: the four services under uvicorn, the webhook
+dispatcher (`linju dispatch`), one database.
 
 Used by ``linju up`` and by the integration tests, so the tests start exactly
 what a newcomer starts.
@@ -42,6 +43,8 @@ class Stack:
     log_dir: Path | None = None
     # Pin every service to these CPUs (`taskset -c`), e.g. "0" while a load generator runs on "1".
     cpus: str | None = None
+    # Also run the webhook dispatcher (started once the gateway is ready: it needs service tokens).
+    dispatcher: bool = True
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,6 +80,9 @@ class Stack:
         return env
 
     def start_service(self, name: str) -> None:
+        if name == "dispatcher":
+            self.start_dispatcher()
+            return
         host = self.gateway_host if name == "gateway" else "127.0.0.1"
         cmd = [
             sys.executable,
@@ -94,6 +100,13 @@ class Stack:
             "--limit-concurrency",
             "2000",
         ]
+        self._spawn(name, cmd)
+
+    def start_dispatcher(self) -> None:
+        """The webhook dispatcher: no port, it reads the feeds and POSTs to the receivers."""
+        self._spawn("dispatcher", [sys.executable, "-m", "services.cli.main", "dispatch"])
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
         if self.cpus is not None:
             cmd = ["taskset", "-c", self.cpus, *cmd]
         out = None
@@ -108,6 +121,8 @@ class Stack:
         for name in ("registry", "activities", "evaluation", "gateway"):
             self.start_service(name)
         self.wait_ready(timeout_s)
+        if self.dispatcher:
+            self.start_dispatcher()
 
     def wait_ready(self, timeout_s: float = 60.0, service: str = "gateway") -> None:
         deadline = time.monotonic() + timeout_s
@@ -138,5 +153,5 @@ class Stack:
             proc.wait()
 
     def stop(self) -> None:
-        for name in ("gateway", "evaluation", "activities", "registry"):
+        for name in ("dispatcher", "gateway", "evaluation", "activities", "registry"):
             self.stop_service(name)

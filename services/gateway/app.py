@@ -6,15 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from starlette.routing import Route
 
 from services.common.app import add_health_routes
 from services.common.db import create_engine, make_sessionmaker
-from services.common.errors import install_error_handlers
+from services.common.errors import UnhandledErrorMiddleware, install_error_handlers
+from services.common.metrics import GATEWAY_METRICS_PATH, add_collector, install_metrics
 from services.common.requestid import RequestIdMiddleware, configure_logging
 from services.common.responses import json_response
 from services.common.tokens import TokenVerifier
@@ -25,9 +26,11 @@ from services.gateway.identity.live import AccountStates
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.scopes import ScopeResolver
 from services.gateway.keys.service import KeyRing
-from services.gateway.proxy.forward import proxy
+from services.gateway.proxy.forward import GatewayFront, Proxy, create_proxy_context
 from services.gateway.proxy.openapi import MergedOpenAPI
 from services.gateway.settings import GatewaySettings
+from services.gateway.webhooks.metrics import webhook_metrics
+from services.gateway.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """\
 Linju (邻聚) runs and supervises the district's community good-life hubs (社区美好生活共同体,
@@ -47,6 +50,10 @@ TAGS = [
     {"name": "users", "description": "User accounts (district only)."},
     {"name": "clients", "description": "API clients for district data platforms (district only)."},
     {"name": "keys", "description": "Public keys for verifying access tokens."},
+    {
+        "name": "webhooks",
+        "description": "Signed change events pushed to district data platforms (district only).",
+    },
 ]
 
 
@@ -72,28 +79,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             name: httpx.AsyncClient(base_url=url, limits=limits, timeout=settings.upstream_timeout_s)
             for name, url in settings.upstreams().items()
         }
-        app.state.proxy_sessions = {
-            name: aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30, ttl_dns_cache=300),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=2.0),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-            )
-            for name in settings.upstreams()
-        }
         app.state.http = httpx.AsyncClient(timeout=5.0)
         app.state.scopes = ScopeResolver(app.state.http, settings, keyring)
         app.state.openapi = MergedOpenAPI(app)
         app.state.accounts = AccountStates(app.state.sessionmaker, settings.asyncpg_dsn)
         await app.state.accounts.start()
+        app.state.proxy = create_proxy_context(settings, app.state.token_verifier, app.state.accounts)
         try:
             yield
         finally:
             await app.state.accounts.stop()
             for client in app.state.upstreams.values():
                 await client.aclose()
-            for session in app.state.proxy_sessions.values():
-                await session.close()
+            await app.state.proxy.close()
             await app.state.http.aclose()
             await engine.dispose()
 
@@ -109,10 +107,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
+    # 431 for oversized headers, and the upstream prefixes straight to the proxy (no routing).
+    app.add_middleware(GatewayFront, max_header_bytes=settings.max_header_bytes)
+    # GET /metrics: bearer LINJU_METRICS_TOKEN, or loopback clients only while it is unset.
+    install_metrics(
+        app, service="gateway", path=GATEWAY_METRICS_PATH, token=settings.metrics_token, loopback_only=True
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth_router)
     app.include_router(identity_router)
     app.include_router(internal_router)
+    app.include_router(webhooks_router)
+    # Webhook deliveries, failures and the change feeds' backlog on the gateway's /metrics.
+    add_collector(app, webhook_metrics)
 
     @app.get("/.well-known/jwks.json", tags=["keys"], summary="JSON Web Key Set")
     async def jwks(request: Request) -> Any:
@@ -142,11 +149,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return checks
 
     add_health_routes(app, upstream_checks)
-    # A plain Starlette route: the proxy needs no FastAPI dependency resolution on its hot path.
-    app.add_route(
-        "/api/v1/{service}/{path:path}",
-        proxy,
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
+    # GatewayFront hands the upstream prefixes to the proxy before routing; this route only
+    # answers the rest of `/api/v1/{unknown}/…` (404) the same way.
+    app.router.routes.append(
+        Route(
+            "/api/v1/{service}/{path:path}",
+            UnhandledErrorMiddleware(Proxy()),
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        )
     )
     return app
