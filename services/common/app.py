@@ -16,9 +16,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, Table, text
 
 from services.common.audit import audit_table
+from services.common.changes import outbox_collector
 from services.common.db import create_engine, make_sessionmaker
 from services.common.errors import install_error_handlers, problem_response
 from services.common.idempotency import idempotency_table
+from services.common.metrics import add_collector, install_metrics
+from services.common.openapi import document_problems
 from services.common.outbox import outbox_table
 from services.common.requestid import RequestIdMiddleware, configure_logging
 from services.common.settings import ServiceSettings
@@ -33,6 +36,10 @@ class ServiceTables:
         self.audit: Table = audit_table(metadata)
         self.idempotency: Table = idempotency_table(metadata)
         self._outbox: Table | None = outbox_table(metadata) if outbox else None
+
+    @property
+    def has_outbox(self) -> bool:
+        return self._outbox is not None
 
     @property
     def outbox(self) -> Table:
@@ -86,11 +93,25 @@ def create_service_app(
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
+    # GET /internal/prometheus (never routed by the gateway), X-Linju-Route for the gateway's labels.
+    install_metrics(app, service=name, token=settings.metrics_token, report_route=True)
+    if tables.has_outbox:
+        add_collector(app, outbox_collector(tables.outbox, name))
     app.add_middleware(RequestIdMiddleware)
     for router in routers:
         app.include_router(router)
     add_health_routes(app)
+    app.openapi = _with_problems(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _with_problems(generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document, with every error documented as the problem+json it really is."""
+
+    def openapi() -> dict[str, Any]:
+        return document_problems(generate())
+
+    return openapi
 
 
 def add_health_routes(

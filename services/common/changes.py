@@ -17,7 +17,7 @@ far as the same statement proves there is nothing else visible before it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from starlette.responses import StreamingResponse
 
 from services.common.auth import Principal, ServiceOnly, require_roles
 from services.common.db import DbSession
+from services.common.errors import Forbidden
 from services.common.outbox import MAX_FEED_LIMIT, Redactor, event_json, parse_cursor
 from services.common.responses import json_response
 
@@ -99,6 +100,9 @@ class ExportResource:
     object_type: str  # the redactor's key (which personal fields to mask)
     scope: Callable[[Principal], ColumnElement[bool]]
     summary: str
+    # The roles the resource's list admits (an export never shows more than the list); None = all
+    # feed readers.
+    readers: frozenset[str] | None = None
 
 
 async def _read_changes(
@@ -183,6 +187,11 @@ def _add_export_route(
     router: APIRouter, outbox: Table, resource: ExportResource, *, tag: str, redact: Redactor
 ) -> None:
     async def export(request: Request, principal: FeedReader) -> StreamingResponse:
+        if resource.readers is not None and principal.role not in resource.readers:
+            raise Forbidden(
+                f"This operation is not available to role '{principal.role}'.",
+                detail_zh=f"角色“{principal.role}”无权执行此操作。",
+            )
         engine: AsyncEngine = request.app.state.engine
         conn = await engine.connect()
         try:
@@ -224,7 +233,7 @@ def _add_export_route(
         export,
         methods=["GET"],
         tags=[tag],
-        name=f"export_{resource.name}",
+        name=f"export_{resource.name}_ndjson",
         summary=f"Export {resource.summary} (NDJSON)",
         description=(
             f"Every {resource.summary} row in your scope, one JSON object per line (personal data "
@@ -250,3 +259,19 @@ def redactor(policies: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]])
         return policy(out) if policy else out
 
     return redact
+
+
+def outbox_collector(outbox: Table, service: str) -> Callable[[Any], Awaitable[list[str]]]:
+    """A ``/metrics`` collector: the head of this service's change feed (the last position
+    handed out). The gateway's ``linju_outbox_backlog`` says how far the dispatcher is behind it."""
+
+    async def collect(app: Any) -> list[str]:
+        async with app.state.engine.connect() as conn:
+            head = await conn.scalar(select(func.coalesce(func.max(outbox.c.position), 0)))
+        return [
+            "# HELP linju_outbox_head_position Last change-feed position committed by the service.",
+            "# TYPE linju_outbox_head_position gauge",
+            f'linju_outbox_head_position{{service="{service}"}} {int(head or 0)}',
+        ]
+
+    return collect

@@ -343,7 +343,15 @@ def _database_unavailable(exc: BaseException) -> bool:
 
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # "the database system is shutting down / starting up", a lost connection: SQLSTATE classes
+    # 57P (operator intervention) and 08 (connection exception), which the asyncpg dialect
+    # reports as a plain DBAPIError.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(("57P", "08"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

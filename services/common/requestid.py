@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
+import random
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,8 +33,13 @@ def valid_request_id(value: str | None) -> bool:
     return bool(value) and _VALID_ID.fullmatch(value or "") is not None
 
 
+# Request ids need to be unique, not secret: a PRNG seeded from the OS once per process is enough
+# and avoids a getrandom() system call and a UUID object per request.
+_ids = random.Random(int.from_bytes(os.urandom(16), "big"))
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return f"{_ids.getrandbits(128):032x}"
 
 
 class RequestIdMiddleware:
@@ -54,6 +60,7 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
                 break
         rid: str = incoming if incoming is not None and valid_request_id(incoming) else new_request_id()
+        rid_bytes = rid.encode()
         token = _request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
@@ -62,8 +69,8 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                headers.append((b"x-request-id", rid.encode()))
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid_bytes))
                 message["headers"] = headers
             await send(message)
 

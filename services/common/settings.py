@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     service_secret: str = Field(DEFAULT_SERVICE_SECRET, validation_alias=AliasChoices("LINJU_SERVICE_SECRET"))
     log_json: bool = Field(True, validation_alias=AliasChoices("LINJU_LOG_JSON"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("LINJU_LOG_LEVEL"))
+    # Bearer token a scraper presents to GET /metrics (gateway) and GET /internal/prometheus (services).
+    # Unset: the gateway answers loopback clients only, the (private) services anyone reaching them.
+    metrics_token: str | None = Field(None, validation_alias=AliasChoices("LINJU_METRICS_TOKEN"))
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> ServiceSettings:

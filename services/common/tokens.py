@@ -205,10 +205,16 @@ class JwksCache:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def lookup(self, kid: str) -> Key | None:
+        key = self._keys.get(kid)
         now = time.monotonic()
-        stale = now - self._fetched_at > self.max_age_s
-        unknown = kid not in self._keys
-        if (stale or unknown) and now - self._attempted_at >= self.refetch_interval_s:
+        if key is not None and now - self._fetched_at <= self.max_age_s:
+            return key
+        if self._lock.locked():
+            # A refresh is under way (e.g. a fresh process meeting its first tokens): wait for its
+            # keys instead of answering "unknown kid" from the empty set it is about to replace.
+            async with self._lock:
+                pass
+        elif now - self._attempted_at >= self.refetch_interval_s:
             await self._refresh()
         return self._keys.get(kid)
 

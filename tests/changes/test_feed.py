@@ -291,3 +291,13 @@ def test_anonymous_is_refused_and_a_bad_cursor_names_the_field(
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "after"
     too_many = gateway.get(FEED, params={"limit": 1000000000}, headers=bearer(district_token))
     assert too_many.status_code == 422
+
+
+def test_each_service_reports_the_head_of_its_feed(stack: RunningStack) -> None:
+    for service in ("registry", "activities", "evaluation"):
+        text_ = httpx.get(f"{stack.service_url(service)}/internal/prometheus", timeout=10).text
+        query = f"SELECT coalesce(max(position), 0) AS head FROM {service}.outbox"  # noqa: S608 - fixed names
+        head = stack.sql(query)[0]["head"]
+        line = f'linju_outbox_head_position{{service="{service}"}}'
+        reported = [int(row.split()[-1]) for row in text_.splitlines() if row.startswith(line)]
+        assert reported and reported[0] >= head

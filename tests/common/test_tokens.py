@@ -54,3 +54,37 @@ async def test_the_cache_is_bounded() -> None:
     for _ in range(8):
         await verifier.verify(signer.sign(str(uuid.uuid4()), {"role": "street"}, ttl_s=60))
     assert len(verifier._verified) == 5
+
+
+def test_concurrent_first_lookups_wait_for_the_refresh_in_flight() -> None:
+    """A service that just started fetches the JWKS once; requests arriving meanwhile wait for that
+    fetch instead of answering 401 (found by the fault suite: a restarted service refused valid
+    tokens for a moment)."""
+    import asyncio
+    import json
+
+    from services.common.tokens import JwksCache, generate_key_pair
+
+    pair = generate_key_pair()
+    fetches = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal fetches
+        await reader.readuntil(b"\r\n\r\n")
+        fetches += 1
+        await asyncio.sleep(0.2)
+        body = json.dumps({"keys": [pair.public_jwk]}).encode()
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+        writer.write(head + body)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> list[object]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            cache = JwksCache(f"http://127.0.0.1:{port}/jwks", refetch_interval_s=60)
+            return list(await asyncio.gather(*(cache.lookup(pair.kid) for _ in range(5))))
+
+    keys = asyncio.run(scenario())
+    assert all(key is not None for key in keys) and fetches == 1

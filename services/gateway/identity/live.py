@@ -32,6 +32,7 @@ def _revoked() -> Unauthorized:
 
 
 ACCOUNTS_CHANNEL = "linju_accounts"
+_MISSING = object()
 
 
 class AccountStates:
@@ -96,8 +97,9 @@ class AccountStates:
         self._cache.pop(sub, None)
 
     async def state(self, sub: str) -> tuple[bool, int] | None:
-        if sub in self._cache and self.listening:
-            return self._cache[sub]
+        cached = self._cache.get(sub, _MISSING)
+        if cached is not _MISSING and self.listening:
+            return cached  # type: ignore[return-value]
         async with self._sessionmaker() as session:
             if sub.startswith("client:"):
                 stmt = select(ApiClient.active, ApiClient.token_version).where(
@@ -121,13 +123,17 @@ async def announce_account_change(session: AsyncSession, sub: str) -> None:
     await session.execute(text("SELECT pg_notify(:channel, :sub)"), {"channel": ACCOUNTS_CHANNEL, "sub": sub})
 
 
-async def ensure_token_current(request: Request, principal: Principal, claims_version: Any) -> None:
-    sub = principal.sub
+async def check_account(accounts: AccountStates, sub: str, claims_version: Any) -> None:
+    """401 unless the account behind ``sub`` exists, is active and still has the token's version."""
     if sub.startswith("service:"):
         return
-    state = await request.app.state.accounts.state(sub)
+    state = await accounts.state(sub)
     if state is None or not state[0] or state[1] != claims_version:
         raise _revoked()
+
+
+async def ensure_token_current(request: Request, principal: Principal, claims_version: Any) -> None:
+    await check_account(request.app.state.accounts, principal.sub, claims_version)
 
 
 async def live_principal(

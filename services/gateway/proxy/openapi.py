@@ -19,7 +19,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.gateway.proxy.policy import is_internal
+from services.common.openapi import document_problems
+from services.gateway.proxy.policy import is_internal, match
 
 CACHE_S = 60.0
 SECURITY_SCHEME = {
@@ -31,6 +32,13 @@ SECURITY_SCHEME = {
     },
 }
 PUBLIC_GATEWAY_PATHS = ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout")
+# Documented on every operation that draws from a per-principal budget (policy.py `rate_limit`).
+TOO_MANY_REQUESTS = {
+    "description": "Too many requests from this caller to an expensive route: wait `Retry-After` "
+    "seconds (problem+json, code `too_many_requests`).",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    "content": {"application/problem+json": {"schema": {"type": "object"}}},
+}
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -68,11 +76,14 @@ def merge_documents(base: dict[str, Any], service: str, doc: dict[str, Any]) -> 
         if is_internal(path) or path in ("/healthz", "/readyz"):
             continue
         item = _rewrite_refs(copy.deepcopy(item), renames)
-        for operation in item.values():
+        for method, operation in item.items():
             if isinstance(operation, dict) and "operationId" in operation:
                 operation["operationId"] = f"{service}_{operation['operationId']}"
                 operation["security"] = [{"OAuth2Password": []}]
                 operation.setdefault("tags", [service])
+                rule = match(service, path, method.upper())
+                if rule is not None and rule.rate_limit is not None:
+                    operation.setdefault("responses", {}).setdefault("429", TOO_MANY_REQUESTS)
         base["paths"][f"/api/v1/{service}{path}"] = item
 
 
@@ -112,5 +123,5 @@ class MergedOpenAPI:
                 merge_documents(base, service, response.json())
             except (httpx.HTTPError, ValueError):
                 complete = False
-        self._cached, self._complete, self._at = base, complete, time.monotonic()
+        self._cached, self._complete, self._at = document_problems(base), complete, time.monotonic()
         return base
