@@ -39,7 +39,12 @@ RESOURCES = [
     ExportResource("scorecards", Scorecard.__table__, "scorecard", visible_scorecards, "scorecards"),
     ExportResource("findings", Finding.__table__, "finding", _findings, "findings"),
     ExportResource(
-        "improvement_plans", ImprovementPlan.__table__, "improvement_plan", visible_plans, "improvement plans"
+        "improvement_plans",
+        ImprovementPlan.__table__,
+        "improvement_plan",
+        visible_plans,
+        "improvement plans",
+        readers=frozenset({"district", "street", "operator", "integration"}),
     ),
 ]
 

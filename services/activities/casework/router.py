@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -32,14 +31,15 @@ from services.common.enums import CaseStage, TargetGroup
 from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 cases = APIRouter(prefix="/cases", tags=["cases and groups"])
 groups = APIRouter(prefix="/groups", tags=["cases and groups"])
 Case = CASES.model
 Group = GROUPS.model
 
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date (`opened_on`)")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date (`opened_on`)")]
+DateFrom = Annotated[IsoDate | None, Query(alias="from", description="Inclusive start date (`opened_on`)")]
+DateTo = Annotated[IsoDate | None, Query(alias="to", description="Inclusive end date (`opened_on`)")]
 
 
 # ---- cases -----------------------------------------------------------------------------------------

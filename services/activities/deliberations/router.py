@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from services.common.enums import DeliberationForm, ExecutionStatus
 from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 router = APIRouter(prefix="/deliberations", tags=["deliberations"])
 Model = DELIBERATIONS.model
@@ -28,8 +28,8 @@ async def list_deliberations(
     principal: Reader,
     page: Pagination,
     site_id: uuid.UUID | None = None,
-    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     form: DeliberationForm | None = None,
     execution_status: ExecutionStatus | None = None,
 ) -> Page[DeliberationRead]:

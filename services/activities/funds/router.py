@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from services.common.db import DbSession
 from services.common.etag import make_etag, set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 router = APIRouter(prefix="/fund-accounts", tags=["funds"])
 Account = service.FUND_ACCOUNTS.model
@@ -110,8 +110,8 @@ async def list_fund_entries(
     account_id: uuid.UUID,
     page: Pagination,
     line: Annotated[str | None, Query(max_length=100)] = None,
-    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Page[FundEntryRead]:
     """The account's entries by `spent_on` (inclusive `from`/`to`), reversals included."""
     rows, cursor = await service.list_entries(

@@ -9,7 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from services.common.enums import ServiceCategory
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Any four-digit year but 0000 (there is no year 0: "0000-01" must be a 422, not a failed date()).
+MONTH_PATTERN = r"^(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from services.common.db import DbSession
 from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 router = APIRouter(prefix="/visits", tags=["visits"])
 Visit = VISITS.model
@@ -28,10 +28,10 @@ async def list_visits(
     page: Pagination,
     site_id: uuid.UUID | None = None,
     date_from: Annotated[
-        dt.date | None, Query(alias="from", description="Inclusive date (Asia/Shanghai)")
+        IsoDate | None, Query(alias="from", description="Inclusive date (Asia/Shanghai)")
     ] = None,
     date_to: Annotated[
-        dt.date | None, Query(alias="to", description="Inclusive date (Asia/Shanghai)")
+        IsoDate | None, Query(alias="to", description="Inclusive date (Asia/Shanghai)")
     ] = None,
 ) -> Page[VisitRead]:
     """Visits of the sites you may see, oldest first. Visitor fields are masked for every role in a list."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -35,6 +34,7 @@ from services.common.db import DbSession
 from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 volunteers = APIRouter(prefix="/volunteers", tags=["volunteers"])
 volunteer_hours = APIRouter(prefix="/volunteer-hours", tags=["volunteers"])
@@ -51,8 +51,8 @@ async def list_volunteers(
     principal: Reader,
     page: Pagination,
     site_id: uuid.UUID | None = None,
-    date_from: Annotated[dt.date | None, Query(alias="from", description="Registered on or after")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to", description="Registered on or before")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from", description="Registered on or after")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to", description="Registered on or before")] = None,
 ) -> Page[VolunteerRead]:
     """The volunteer rosters of the sites you may see, oldest registration first, each with the
     total of its recorded hours. Names and phones are masked for every role in a list."""

@@ -145,6 +145,18 @@ _HAS_TERMS = frozenset({"all", "sum", "cap"})
 assert set(_NUMBER_PARAMS) == set(TERM_TYPES), "every engine term type needs its parameter list"
 
 
+def _known_members(kind: str) -> frozenset[str]:
+    """The members a term of ``kind`` may have: what the engine reads, and nothing else."""
+    required, optional = _NUMBER_PARAMS[kind]
+    members = {"type", "label", *required, *optional}
+    if kind in _READS_INPUT:
+        members.add("input")
+    if kind in _HAS_TERMS:
+        members.add("terms")
+    members |= {"level": {"levels"}, "choice": {"allowed"}, "first_of": {"cases"}}.get(kind, set())
+    return frozenset(members)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -170,6 +182,10 @@ class _Checker:
             return False
         ok = True
         required, optional = _NUMBER_PARAMS[kind]
+        # A member the engine does not read would be stored and silently ignored: refuse it by name.
+        for name in sorted(set(term) - _known_members(kind)):
+            self.fail(f"{path}.{name}", f"not a member of a '{kind}' term")
+            ok = False
         for name in required:
             if not _is_number(term.get(name)):
                 self.fail(f"{path}.{name}", f"a number is required for a '{kind}' term")
@@ -216,6 +232,9 @@ class _Checker:
                     self.fail(f"{where}.when", "the input name deciding the case is required")
                     ok = False
                     continue
+                for name in sorted(set(case) - {"when", "term"}):
+                    self.fail(f"{where}.{name}", "not a member of a case (when, term)")
+                    ok = False
                 ok = self.term(case.get("term"), f"{where}.term", depth + 1) and ok
         return ok
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from services.common.db import DbSession
 from services.common.etag import make_etag, set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 from services.registry.contracts import service
 from services.registry.contracts.schemas import ContractCreate, ContractRead, ContractUpdate
 
@@ -30,7 +30,7 @@ async def list_contracts(
     site_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
     active_on: Annotated[
-        dt.date | None, Query(description="Only contracts covering this date (YYYY-MM-DD).")
+        IsoDate | None, Query(description="Only contracts covering this date (YYYY-MM-DD).")
     ] = None,
 ) -> Page[ContractRead]:
     """Service purchase contracts (5.1), oldest first. District and integration see all; a street
