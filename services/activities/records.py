@@ -12,12 +12,14 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import ColumnDefault
 
 from services.activities import redaction
 from services.activities.database import tables
@@ -28,6 +30,7 @@ from services.common.db import one_in_scope
 from services.common.errors import NotFound, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.timeutil import IsoDate
 
 M = TypeVar("M")
 
@@ -70,8 +73,8 @@ audit = audit_writer(tables.audit, outbox=tables.outbox, redact=redaction.redact
 
 
 # The `from`/`to` list filters every log resource takes (inclusive business dates, Asia/Shanghai).
-DateFrom = Annotated[dt.date | None, Query(alias="from", description="Inclusive start date")]
-DateTo = Annotated[dt.date | None, Query(alias="to", description="Inclusive end date")]
+DateFrom = Annotated[IsoDate | None, Query(alias="from", description="Inclusive start date")]
+DateTo = Annotated[IsoDate | None, Query(alias="to", description="Inclusive end date")]
 
 
 def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt.date | None) -> list[Any]:
@@ -79,9 +82,11 @@ def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt
     column = kind.column(kind.date_column)
     filters: list[Any] = []
     is_timestamp = getattr(column.type, "timezone", False)
-    if date_from is not None:
+    # The first and last representable days bound nothing (and 0001-01-01 00:00 in Shanghai is
+    # before year 1 in UTC, 9999-12-31 has no next day): they mean "no bound", not a 500.
+    if date_from is not None and date_from > dt.date.min:
         filters.append(column >= (_start_of(date_from) if is_timestamp else date_from))
-    if date_to is not None:
+    if date_to is not None and date_to < dt.date.max:
         filters.append(
             column < _start_of(date_to + dt.timedelta(days=1)) if is_timestamp else column <= date_to
         )
@@ -145,6 +150,71 @@ async def create_record(
         after=snapshot(row),
     )
     return row  # type: ignore[no-any-return]
+
+
+def json_ready(value: Any) -> Any:
+    """What :func:`snapshot` makes of a stored value (FastAPI's ``jsonable_encoder`` rules for the
+    types our columns hold), without its generic machinery: for the audit form of hot writes."""
+    if isinstance(value, Enum):
+        return json_ready(value.value)
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    return jsonable_encoder(value)  # Decimal and anything rarer
+
+
+def row_values(table: Table, values: dict[str, Any], created_by: str) -> dict[str, Any]:
+    """A complete new row: ``values``, the bookkeeping columns, and every other column's default
+    (what the ORM would fill in at flush), in the table's column order."""
+    now = dt.datetime.now(dt.UTC)
+    given = {**values, "created_by": created_by}
+    given.setdefault("id", uuid.uuid4())
+    given.setdefault("version", 1)
+    given.setdefault("created_at", now)
+    given.setdefault("updated_at", now)
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.key in given:
+            row[column.key] = given[column.key]
+        elif isinstance(column.default, ColumnDefault):
+            default = column.default
+            row[column.key] = default.arg if default.is_scalar else default.arg(None)  # type: ignore[operator]
+        else:
+            row[column.key] = None
+    return row
+
+
+async def insert_record(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    kind: RecordKind[Any],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """:func:`create_record` without the ORM, for the hot create paths (issue 7, P4): one Core
+    INSERT of the complete row (no unit of work, no RETURNING) and the same audit row. Returns the
+    stored row as a dict (the columns the resource's read model validates from)."""
+    await ensure_can_write_site(request, principal, values["site_id"])
+    table: Table = kind.model.__table__  # type: ignore[attr-defined]
+    row = row_values(table, values, principal.sub)
+    await session.execute(insert(table), row)
+    await audit(
+        session,
+        request,
+        principal,
+        f"{kind.object_type}.create",
+        kind.object_type,
+        row["id"],
+        after={key: json_ready(value) for key, value in row.items()},
+    )
+    return row
 
 
 async def load_for_write(

@@ -82,6 +82,10 @@ def create_service_app(
             yield
         finally:
             await http.aclose()
+            # A service's own asyncpg pool for hot reads (the registry's site list), if it opened one.
+            read_pool = getattr(app.state, "site_list_pool", None)
+            if read_pool is not None:
+                await read_pool.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -1,7 +1,9 @@
 """What the evaluation service asks other services, over HTTP with its service token (SPEC §2).
 
-* the registry: its site directory, a site's evaluation facts, and the tier write (Annex A);
-* the activities service: a site's metrics for a period (every count Table C.1 needs);
+* the registry: its site directory, a site's evaluation facts (or many sites' at once), and the
+  tier write (Annex A);
+* the activities service: a site's metrics for a period (every count Table C.1 needs), or many
+  sites' at once;
 * the gateway: who a user is (role, active, organisation) for assignments.
 
 A service that does not answer, or answers with an unexpected status, is reported as 503
@@ -15,12 +17,15 @@ import uuid
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import Request
 from pydantic import BaseModel
 
 from services.common.service_client import ServiceTokens, UpstreamUnavailable
 
 TIMEOUT_S = 10.0
+# A whole round's facts or metrics (hundreds of sites) in one answer.
+BATCH_TIMEOUT_S = 60.0
 
 
 class DirectoryEntry(BaseModel):
@@ -101,6 +106,34 @@ class Upstream:
         )
         return dict(await self._json(response, "registry", "登记服务"))
 
+    async def evaluation_inputs_of(
+        self, site_ids: list[uuid.UUID], start: dt.date, end: dt.date
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """:meth:`evaluation_inputs` of many sites in one call (a whole round), by site id."""
+        body = await self._post_json(
+            f"{self._registry}/internal/evaluation-inputs", site_ids, start, end, "registry", "登记服务"
+        )
+        return {uuid.UUID(item["site_id"]): item for item in body["items"]}
+
+    async def _post_json(
+        self, url: str, site_ids: list[uuid.UUID], start: dt.date, end: dt.date, what: str, what_zh: str
+    ) -> Any:
+        response = await self._tokens.request(
+            "POST",
+            url,
+            content=orjson.dumps(
+                {"site_ids": [str(s) for s in site_ids], "from": start.isoformat(), "to": end.isoformat()}
+            ),
+            headers={"Content-Type": "application/json"},
+            timeout=BATCH_TIMEOUT_S,
+        )
+        if response.status_code != 200:
+            raise _unavailable(what, what_zh)
+        try:
+            return orjson.loads(response.content)  # megabytes of ids: orjson, not the json module
+        except orjson.JSONDecodeError as exc:
+            raise _unavailable(what, what_zh) from exc
+
     async def set_site_tier(self, site_id: uuid.UUID, tier: str | None, round_id: uuid.UUID) -> None:
         """Write a site's hub type (Annex A). Idempotent: the same tier for the same round is a no-op."""
         response = await self._tokens.request(
@@ -121,6 +154,16 @@ class Upstream:
             timeout=TIMEOUT_S,
         )
         return dict(await self._json(response, "activities service", "活动服务"))
+
+    async def activity_metrics_of(
+        self, site_ids: list[uuid.UUID], start: dt.date, end: dt.date
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """:meth:`activity_metrics` of many sites in one call (a whole round), by site id; every
+        part the rubric reads (the ``activities`` part of the single document is left out)."""
+        body = await self._post_json(
+            f"{self._activities}/internal/metrics", site_ids, start, end, "activities service", "活动服务"
+        )
+        return {uuid.UUID(item["site_id"]): item for item in body["items"]}
 
     # ---- gateway ----------------------------------------------------------------------------------
 

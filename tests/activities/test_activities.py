@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import httpx
@@ -281,3 +282,33 @@ def test_idempotent_create(gateway: httpx.Client, site: dict, stack: RunningStac
     assert again.json() == first.json() and again.headers.get("idempotent-replayed") == "true"
     count = stack.sql("SELECT count(*) AS n FROM activities.activities WHERE title = $1", body["title"])
     assert count[0]["n"] == 1
+
+
+def test_a_created_activity_is_audited_and_published_with_every_column(
+    gateway: httpx.Client, district_token: str, site: dict, stack: RunningStack
+) -> None:
+    """The hot create path (one Core INSERT, issue 7 P4) records the same audit row and change-feed
+    event as every other create: all the stored columns, JSON-ready."""
+    item = _create(gateway, district_token, _body(site["site"]["id"], location=""))
+    audit = stack.sql(
+        "SELECT actor_role, after FROM activities.audit_log "
+        "WHERE object_id = $1 AND action = 'activity.create'",
+        item["id"],
+    )
+    assert len(audit) == 1 and audit[0]["actor_role"] == "district"
+    after = json.loads(audit[0]["after"])
+    stored = stack.sql("SELECT * FROM activities.activities WHERE id = $1", uuid.UUID(item["id"]))[0]
+    assert set(after) == set(stored.keys())
+    assert after["id"] == item["id"] and after["version"] == 1 and after["created_by"]
+    assert (
+        after["category"] == "elderly" and after["target_groups"] == ["elderly"] and after["location"] == ""
+    )
+    assert after["evidence"] == item["evidence"] and after["has_photo"] is True
+    assert dt.datetime.fromisoformat(after["starts_at"]) == dt.datetime.fromisoformat(item["starts_at"])
+    assert dt.datetime.fromisoformat(after["created_at"]) == stored["created_at"]
+    events = stack.sql(
+        "SELECT data, site_id FROM activities.outbox WHERE object_id = $1 AND type = 'activity.created'",
+        item["id"],
+    )
+    assert len(events) == 1 and str(events[0]["site_id"]) == site["site"]["id"]
+    assert json.loads(events[0]["data"]) == after

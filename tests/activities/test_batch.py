@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from typing import Any
 
@@ -89,7 +88,6 @@ def test_ten_thousand_activities_all_or_nothing_then_idempotent(
     bad[7320] = _activity(site_id, 7320, attendance=-1)  # line 7,321
     before = _count(stack, "activities", site_id)
 
-    started = time.monotonic()
     refused = _post(gateway, district_token, "activities", _ndjson(bad))
     assert refused.status_code == 422, refused.text
     problem = refused.json()
@@ -135,7 +133,6 @@ def test_ten_thousand_activities_all_or_nothing_then_idempotent(
     assert len(audit) == 1 and audit[0]["actor_role"] == "district"
     after = orjson.loads(audit[0]["after"])
     assert after["count"] == 10_000 and after["first_ids"] == result["ids"][:10]
-    assert time.monotonic() - started < 30
 
 
 def test_every_bad_record_is_reported_at_once(gateway: httpx.Client, site: dict, stack: RunningStack) -> None:
@@ -349,3 +346,151 @@ def test_volunteer_hours_keep_each_day_within_24h(
         dt.date.fromisoformat(day),
     )
     assert [(str(r["site_id"]), float(r["total"])) for r in rows] == [(site_id, 23.0)]
+
+
+# ---- the plain-records fast path (issue 7, P5) ---------------------------------------------------
+
+
+def _schema_values(records: list[Any]) -> list[tuple[Any, ...]] | None:
+    """What the schema path stores for these records (None when the schema refuses one)."""
+    from pydantic import ValidationError
+
+    from services.activities.batch import service
+    from services.activities.batch.schemas import BatchKind
+
+    spec = service.kind_spec(BatchKind.ACTIVITIES)
+    try:
+        validated = spec.adapter.validate_python(records)
+    except ValidationError:
+        return None
+    rows = service._schema_rows(spec, validated, None)  # type: ignore[arg-type]
+    return [
+        tuple(dict(zip(rows.columns, values, strict=True))[c] for c in spec.plain_columns)
+        for values in rows.values
+    ]
+
+
+def _normalised(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Both paths' values compared as stored: ids as text, times as instants, JSON parsed."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC)
+        if isinstance(value, str) and value.startswith("["):
+            return orjson.loads(value)
+        if isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
+            return str(uuid.UUID(value))  # the uuid column stores 'ABC…' and 'abc…' alike
+        return value.value if hasattr(value, "value") else value
+
+    return [tuple(one(v) for v in row) for row in rows]
+
+
+def test_plain_records_take_the_fast_path_and_store_what_the_schema_would() -> None:
+    from services.activities.activities import ingest
+
+    assert ingest.ENABLED, (
+        "ActivityCreate or Evidence changed: update services/activities/activities/ingest.py"
+    )
+    site_id = str(uuid.uuid4())
+    sha = "AB" * 32
+    records = [
+        _activity(site_id, 1),
+        _activity(
+            site_id,
+            2,
+            evidence=[{"kind": "sign_in_sheet", "uri": "u", "sha256": sha}, {"kind": "photo", "uri": "p"}],
+        ),
+        _activity(
+            site_id,
+            3,
+            target_groups=["elderly", "children_youth"],
+            partner_org_ids=[str(uuid.uuid4()).upper()],
+        ),
+        _activity(site_id, 4, location="", attendance=100_000, is_theme=True),
+        {k: v for k, v in _activity(site_id, 5).items() if k not in ("is_theme", "attendance", "evidence")},
+        _activity(site_id, 6, starts_at="2026-01-02T01:00:00Z", ends_at="2026-01-02T03:00:00.5+00:00"),
+        _activity(site_id, 7, title="x" * 200, location="y" * 200),
+    ]
+    now = dt.datetime.now(dt.UTC)
+    fast = ingest.plain_rows(records, now)
+    assert fast is not None
+    schema = _schema_values(records)
+    assert schema is not None
+    assert _normalised(fast) == _normalised(schema)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attendance": -1},
+        {"attendance": 100_001},
+        {"attendance": True},
+        {"attendance": 5.0},
+        {"attendance": "5"},
+        {"is_theme": "true"},
+        {"is_theme": 1},
+        {"title": ""},
+        {"title": "x" * 201},
+        {"title": None},
+        {"location": None},
+        {"category": "sports"},
+        {"site_id": "not-a-uuid"},
+        {"site_id": str(uuid.uuid4()).replace("-", "")},
+        {"starts_at": "2026-01-02T09:00:00"},
+        {"starts_at": "2026-01-02 09:00:00+08:00"},
+        {"starts_at": "2999-01-02T09:00:00+08:00", "ends_at": "2999-01-02T10:00:00+08:00"},
+        {"ends_at": "2020-01-01T00:00:00+08:00"},
+        {"target_groups": ["martians"]},
+        {"target_groups": "elderly"},
+        {"partner_org_ids": ["x"]},
+        {"evidence": [{"kind": "selfie", "uri": "u"}]},
+        {"evidence": [{"kind": "photo", "uri": ""}]},
+        {"evidence": [{"kind": "photo", "uri": "u", "sha256": "abc"}]},
+        {"evidence": [{"kind": "photo", "uri": "u", "size": 3}]},
+        {"evidence": [{"kind": "photo", "uri": "u"}] * 51},
+        {"extra": 1},
+    ],
+)
+def test_the_fast_path_never_accepts_more_than_the_schema(changes: dict[str, Any]) -> None:
+    """Anything unusual goes to the schema: the fast path answers None, and the schema decides
+    (refusing the invalid ones with its own messages, accepting the unusual valid ones)."""
+    from services.activities.activities import ingest
+
+    record = {**_activity(str(uuid.uuid4()), 1), **changes}
+    assert ingest.plain_rows([record], dt.datetime.now(dt.UTC)) is None
+    schema = _schema_values([record])
+    if schema is not None:  # unusual but valid (e.g. a UUID without hyphens): the schema's values
+        assert len(schema) == 1
+
+
+def test_a_batch_publishes_one_created_event_per_record(
+    gateway: httpx.Client, district_token: str, stack: RunningStack
+) -> None:
+    fresh = operated_site(gateway, district_token)
+    site_id = fresh["site"]["id"]
+    created = _post(
+        gateway, district_token, "activities", _ndjson([_activity(site_id, n) for n in range(25)])
+    )
+    assert created.status_code == 201, created.text
+    ids = created.json()["ids"]
+    events = stack.sql(
+        "SELECT object_id, site_id, data FROM activities.outbox WHERE type = 'activity.created' "
+        "AND object_id = ANY($1::text[]) ORDER BY position",
+        ids,
+    )
+    assert [e["object_id"] for e in events] == ids
+    first = orjson.loads(events[0]["data"])
+    assert str(events[0]["site_id"]) == site_id and first["id"] == ids[0] and first["title"] == "社区活动 0"
+    assert "batch_line" not in first and first["evidence"][0]["kind"] == "photo"
+    # The batch's own audit row is no change of one object: it publishes nothing itself.
+    assert (
+        stack.sql(
+            "SELECT count(*) AS n FROM activities.outbox "
+            "WHERE type = 'activity.updated' AND object_id IS NULL"
+        )[0]["n"]
+        == 0
+    )

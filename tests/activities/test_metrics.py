@@ -487,12 +487,14 @@ def test_other_roles_are_refused(gateway: httpx.Client, district_token: str, sit
         site["operator_token"],
         user_token(gateway, district_token, "street", street_id=site["site"]["street_id"]),
         login(gateway, "evaluator")["access_token"],
-        integration_token(gateway, district_token),
     ]
     for token in tokens:
         response = gateway.get(METRICS, params=params, headers=bearer(token))
         assert response.status_code == 403 and response.json()["code"] == "forbidden"
     assert gateway.get(METRICS, params=params).status_code == 401
+    # Data platforms read everything (SPEC §1), the rubric inputs included.
+    platform = gateway.get(METRICS, params=params, headers=bearer(integration_token(gateway, district_token)))
+    assert platform.status_code == 200 and platform.json()["site_id"] == site["site"]["id"]
 
 
 @pytest.mark.parametrize(

@@ -664,3 +664,107 @@ def test_user_token_helper_scopes_a_street_user(gateway: httpx.Client, district_
     token = user_token(gateway, district_token, "street", street_id=street("PY").id)
     assert all(s["street_id"] == str(street("PY").id) for s in listed(gateway, token))
     assert site["id"] in {s["id"] for s in listed(gateway, token)}
+
+
+# ---- the list's rendering (issue 7, P3) ------------------------------------------------------------
+
+
+def test_listed_sites_read_exactly_like_single_sites(gateway: httpx.Client, district_token: str) -> None:
+    """The list renders each row once and remembers it; what it shows must be the single read."""
+    tag = uuid.uuid4().hex[:6]
+    areas = [
+        {"kind": "one_stop_office", "tricolor_sign": True, "decoration_colors": 3, "floor_material": "tile"},
+        {"kind": "custom", "name": "星民书房", "area_m2": "45.5"},
+        {"kind": "elderly_center", "slip_rating": "r11"},
+    ]
+    safety = [{"item": "fire_equipment", "present": True, "checked_on": "2026-03-01"}]
+    made = [
+        create_site(
+            gateway, district_token, "XX", code=f"LR-{tag}-0", opening_hours=WEEK, function_areas=areas
+        ),
+        create_site(gateway, district_token, "CH", code=f"LR-{tag}-1", safety=safety, lat=None, lng=None),
+        create_site(
+            gateway,
+            district_token,
+            "PY",
+            code=f"LR-{tag}-2",
+            floor_area_m2=None,
+            integrated_with=["party_service_center"],
+        ),
+    ]
+    for _ in range(2):  # the second listing is answered from the remembered rows
+        rows = listed(gateway, district_token, q=f"LR-{tag}")
+        assert [r["id"] for r in rows] == [m["id"] for m in made]
+        for row in rows:
+            assert row == fetch(gateway, district_token, row["id"]).json()
+
+
+def test_the_list_shows_every_change_at_once(
+    gateway: httpx.Client, district_token: str, stack: RunningStack
+) -> None:
+    site = create_site(gateway, district_token, "XX")
+    code = site["code"]
+    assert listed(gateway, district_token, q=code)[0]["name"] == site["name"]
+    etag = fetch(gateway, district_token, site["id"]).headers["etag"]
+    changed = gateway.patch(
+        f"{SITES}/{site['id']}",
+        json={"name": "改名后的站点"},
+        headers={**bearer(district_token), "If-Match": etag},
+    )
+    assert changed.status_code == 200, changed.text
+    assert listed(gateway, district_token, q=code)[0]["name"] == "改名后的站点"
+    # Even a change made behind the service's back (no version bump) is seen: the row is new.
+    stack.sql("UPDATE registry.sites SET notes = 'fixed by hand' WHERE id = $1", uuid.UUID(site["id"]))
+    assert listed(gateway, district_token, q=code)[0]["notes"] == "fixed by hand"
+
+
+def test_the_list_query_applies_the_scope_policy_and_filters(
+    stack: RunningStack, gateway: httpx.Client, district_token: str, operated: dict[str, Any]
+) -> None:
+    """`GET /sites` reads on its own short path (sites/listing.py): its SQL must select exactly what
+    the scope policy and the filters select, for every role."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql
+
+    from services.common.auth import Principal
+    from services.common.enums import OperatingMode, SiteStatus
+    from services.common.pagination import PageParams
+    from services.registry.sites.listing import list_query
+    from services.registry.sites.models import Site
+    from services.registry.sites.schemas import SiteFilters
+    from services.registry.sites.service import site_filter_clauses
+
+    create_site(gateway, district_token, "CH", name="浦沿%_\\测试", status="building")
+    some = [uuid.UUID(s["id"]) for s in listed(gateway, district_token)[:3]]
+    organization = uuid.UUID(operated["organization"]["id"])
+    principals = [
+        Principal(sub="t", role="district"),
+        Principal(sub="t", role="integration"),
+        Principal(sub="t", role="street", street_id=street("XX").id),
+        Principal(sub="t", role="street"),
+        Principal(sub="t", role="operator", organization_id=organization),
+        Principal(sub="t", role="operator"),
+        Principal(sub="t", role="evaluator", sites=frozenset(some)),
+        Principal(sub="t", role="evaluator", sites=frozenset()),
+        Principal(sub="t", role="someone"),
+    ]
+    filters = [
+        SiteFilters(),
+        SiteFilters(status=SiteStatus.OPERATING),
+        SiteFilters(street_id=street("CH").id, operating_mode=OperatingMode.PROCUREMENT),
+        SiteFilters(q="%_\\"),
+        SiteFilters(q="s-"),
+    ]
+    dialect = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
+    for principal in principals:
+        for narrowed in filters:
+            sql, args = list_query(principal, narrowed, PageParams(limit=200))
+            ours = [row["id"] for row in stack.sql(sql, *args)]
+            stmt = select(Site.id).where(*site_filter_clauses(principal, narrowed))
+            compiled = (
+                stmt.order_by(Site.code, Site.id)
+                .limit(201)
+                .compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+            )
+            params = [compiled.params[name] for name in compiled.positiontup or ()]
+            assert ours == [row["id"] for row in stack.sql(str(compiled), *params)], (principal, narrowed)

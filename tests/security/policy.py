@@ -83,11 +83,9 @@ OVERVIEW_READERS = only("district", "street", "integration")
 ASSIGNMENT_READERS = only("district", "integration")
 # Filing conflicts are coordinated by the district with the streets (统筹安排).
 CONFLICT_READERS = only("district", "street", "integration")
-# The rubric metrics (every count with record ids) feed evaluation: the district and service
-# tokens (README). Data platforms are refused although SPEC §1 lets them read everything; the
-# metrics hold only counts and ids of records they may list anyway — reported to the lead, the
-# entry follows the code (and tests/activities/test_metrics.py) until that is decided.
-METRICS_READERS = only("district")
+# The rubric metrics (every count with record ids) feed evaluation: the district, service tokens and
+# data platforms (SPEC §1: integration reads everything; the metrics hold only counts and ids).
+METRICS_READERS = only("district", "integration")
 
 A = "/api/v1"
 R = f"{A}/registry"

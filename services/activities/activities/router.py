@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from services.common.enums import ServiceCategory
 from services.common.etag import set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
+from services.common.timeutil import IsoDate
 
 router = APIRouter(prefix="/activities", tags=["activities"])
 Model = ACTIVITIES.model
@@ -30,10 +30,10 @@ async def list_activities(
     page: Pagination,
     site_id: uuid.UUID | None = None,
     date_from: Annotated[
-        dt.date | None, Query(alias="from", description="First business date of `starts_at` (inclusive)")
+        IsoDate | None, Query(alias="from", description="First business date of `starts_at` (inclusive)")
     ] = None,
     date_to: Annotated[
-        dt.date | None, Query(alias="to", description="Last business date of `starts_at` (inclusive)")
+        IsoDate | None, Query(alias="to", description="Last business date of `starts_at` (inclusive)")
     ] = None,
     category: ServiceCategory | None = None,
     is_theme: bool | None = None,
@@ -68,9 +68,12 @@ async def create_activity(
     `ends_at` carry a UTC offset and may not lie in the future. A theme activity counts for C15
     (`counts_for_theme`) only with a `sign_in_sheet` and a `photo` among its `evidence`."""
 
-    async def create() -> ActivityRead:
+    async def create() -> Response:
         row = await service.create_activity(session, request, principal, body)
-        return ActivityRead.model_validate(row)
+        # Serialised once here (the idempotency record stores these bytes as they are).
+        return Response(
+            ActivityRead.model_validate(row).model_dump_json(), status_code=201, media_type="application/json"
+        )
 
     return await idempotency.run(create)
 

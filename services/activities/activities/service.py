@@ -54,8 +54,9 @@ def activity_values(body: BaseModel) -> dict[str, Any]:
 
 async def create_activity(
     session: AsyncSession, request: Request, principal: Principal, body: ActivityCreate
-) -> Activity:
-    return await records.create_record(session, request, principal, ACTIVITIES, activity_values(body))
+) -> dict[str, Any]:
+    """The stored row (one Core INSERT and its audit row: the hot write path, issue 7 P4)."""
+    return await records.insert_record(session, request, principal, ACTIVITIES, activity_values(body))
 
 
 async def update_activity(

@@ -42,7 +42,7 @@ async def ingest_batch(
     written. Over 10,000 records → 413 `batch_too_large`. Send an `Idempotency-Key` so that a
     retried upload is applied once: the retry gets the first answer again."""
 
-    async def create() -> BatchResult:
+    async def create() -> Response:
         body = await request.body()
         content_type = request.headers.get("content-type", "")
         return await service.ingest(session, request, principal, kind, content_type, body)

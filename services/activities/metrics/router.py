@@ -6,30 +6,35 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.activities.metrics import service
+from services.activities.metrics import batch, service
 from services.activities.metrics.schemas import SiteMetrics
-from services.common.auth import Principal, require_roles
+from services.common.auth import Principal, ServiceOnly, require_roles
 from services.common.db import DbSession
+from services.common.timeutil import IsoDate
 
-router = APIRouter(prefix="/metrics", tags=["metrics"])
+# No prefix: the router also carries the service-only `/internal/metrics`.
+router = APIRouter(tags=["metrics"])
 
-# The evaluation service (service token) and the district; every other role → 403.
-MetricsReader = Annotated[Principal, Depends(require_roles("service", "district"))]
+# The evaluation service (service token), the district and data platforms (read-only, everything);
+# every other role → 403.
+MetricsReader = Annotated[Principal, Depends(require_roles("service", "district", "integration"))]
 
 
-@router.get("", response_model=SiteMetrics, summary="Rubric metrics of a site and period")
+@router.get("/metrics", response_model=SiteMetrics, summary="Rubric metrics of a site and period")
 async def site_metrics(
     request: Request,
     session: DbSession,
     principal: MetricsReader,
     site_id: uuid.UUID,
-    date_from: Annotated[dt.date, Query(alias="from", description="First day of the period (inclusive)")],
-    date_to: Annotated[dt.date, Query(alias="to", description="Last day of the period (inclusive)")],
+    date_from: Annotated[IsoDate, Query(alias="from", description="First day of the period (inclusive)")],
+    date_to: Annotated[IsoDate, Query(alias="to", description="Last day of the period (inclusive)")],
 ) -> SiteMetrics:
     """The inputs of Table C.1 (SPEC §6) for one site and period — for the evaluation service (service
-    token) and the district only. Only records dated inside `[from, to]` count (activities by
+    token), the district and data platforms. Only records dated inside `[from, to]` count (activities by
     `starts_at` in Asia/Shanghai); the volunteer roster counts everyone registered by `to`. Every
     counted set is `{"count": n, "ids": [...]}` (oldest first), so scores can name their records.
     `to` before `from`, or a period over two years → 422 `to`; unknown site → 404 `site_not_found`.
@@ -56,5 +61,23 @@ async def site_metrics(
     * `recognition` (C20, C21): for `exchange`, `media` and `honour`: `highest_level` (district < city <
       province < national; null when none), the `highest` records, and `by_level` for every level.
     """
-    del principal  # role checked by the dependency; district and service tokens see every site
+    del principal  # role checked by the dependency; these roles see every site
     return await service.site_metrics(session, request, site_id, date_from, date_to)
+
+
+class SitesMetricsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    site_ids: list[uuid.UUID] = Field(min_length=1, max_length=5000)
+    period_from: dt.date = Field(alias="from")
+    period_to: dt.date = Field(alias="to")
+
+
+@router.post("/internal/metrics", include_in_schema=False)
+async def sites_metrics(session: DbSession, _: ServiceOnly, body: SitesMetricsQuery) -> Response:
+    """Service tokens only (never routed by the gateway): the `GET /metrics` document of many sites
+    for one period, as `{"items": [...]}` in the order of `site_ids` — without the `activities`
+    part, which the rubric does not read. Computed with one grouped query per count for all the
+    sites at once (a whole evaluation round). Unknown sites simply have nothing to count."""
+    items = await batch.sites_metrics(session, body.site_ids, body.period_from, body.period_to)
+    return Response(orjson.dumps({"items": items}), media_type="application/json")

@@ -17,6 +17,7 @@ from services.evaluation.rounds.schemas import (
     AssignmentCreate,
     AssignmentList,
     AssignmentRead,
+    RoundComputed,
     RoundCreate,
     RoundPublished,
     RoundRead,
@@ -26,6 +27,7 @@ router = APIRouter(tags=["rounds"])
 
 # Who may use which endpoint (object scope: service.visible_rounds).
 AssignmentReader = Annotated[Principal, Depends(require_roles("district", "integration"))]
+RoundComputer = Annotated[Principal, Depends(require_roles("district", "evaluator"))]
 
 
 @router.get("/rounds", response_model=Page[RoundRead], summary="List evaluation rounds")
@@ -90,6 +92,34 @@ async def close_round(
         )
 
     return await idempotency.run(move, status_code=200)
+
+
+@router.post(
+    "/rounds/{round_id}/compute",
+    response_model=RoundComputed,
+    summary="Compute every scorecard of a round",
+)
+async def compute_round(
+    request: Request,
+    session: DbSession,
+    principal: RoundComputer,
+    idempotency: IdempotencyGuard,
+    round_id: uuid.UUID,
+) -> Response:
+    """`POST /scorecards/{id}/compute` for every scorecard of the round at once, while the round is
+    `open` (otherwise 409 `round_not_open`): the district computes all of them, an evaluator the
+    scorecards of its assignments. Only scorecards with the evaluator (`draft`, `returned`) are
+    computed; `submitted` and `accepted` ones are listed under `skipped` and left as they are.
+    Each computed scorecard ends exactly as its own compute would leave it — every automatic
+    indicator with its explanation, totals, an audit entry — but the facts of all sites are
+    gathered at once (a whole district's round takes about as long as one aggregate query over
+    its activities). Answers the totals of each scorecard."""
+
+    async def run() -> Response:
+        result = await service.compute_round(session, request, principal, round_id)
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    return await idempotency.run(run, status_code=200)
 
 
 @router.post(

@@ -95,3 +95,26 @@ class AssignmentRead(BaseModel):
 
 class AssignmentList(BaseModel):
     items: list[AssignmentRead]
+
+
+class ComputedScorecard(BaseModel):
+    scorecard_id: uuid.UUID
+    site_id: uuid.UUID
+    state: ScorecardState
+    total: Decimal | None
+    max_applicable: Decimal | None
+    ratio: Decimal | None
+    satisfaction_rate: Decimal | None
+
+
+class SkippedScorecard(BaseModel):
+    scorecard_id: uuid.UUID
+    site_id: uuid.UUID
+    state: ScorecardState = Field(description="Submitted or accepted: not with the evaluator, left as it is")
+
+
+class RoundComputed(BaseModel):
+    round_id: uuid.UUID
+    computed_at: dt.datetime
+    computed: list[ComputedScorecard] = Field(description="Every scorecard computed, by site id")
+    skipped: list[SkippedScorecard] = Field(description="Scorecards not computed because of their state")

@@ -32,6 +32,7 @@ from services.evaluation.database import utcnow
 from services.evaluation.rounds.models import Assignment, Round
 from services.evaluation.rounds.schemas import (
     AssignmentCreate,
+    RoundComputed,
     RoundCreate,
     RoundPublished,
     RoundRead,
@@ -372,6 +373,37 @@ async def evaluator_site_scope(session: AsyncSession, evaluator_id: uuid.UUID) -
         .order_by(Assignment.site_id)
     )
     return list(rows)
+
+
+# ---- computing every scorecard ---------------------------------------------------------------------
+
+
+async def compute_round(
+    session: AsyncSession, request: Request, principal: Principal, round_id: uuid.UUID
+) -> RoundComputed:
+    """Compute every scorecard of an open round that is with the evaluator (draft or returned):
+    the district all of them, an evaluator those of its assignments. The round is locked while it
+    runs, so it cannot be closed halfway."""
+    found = await get_round(session, principal, round_id, for_update=True)
+    if found.state != RoundState.OPEN:
+        raise RoundNotOpen(found.state)
+    rubric = await rubrics.get_rubric(session, found.rubric_version)
+    only_sites = None
+    if principal.role == "evaluator":
+        only_sites = frozenset(
+            await session.scalars(
+                select(Assignment.site_id).where(
+                    Assignment.round_id == found.id, Assignment.evaluator_id == principal.user_id
+                )
+            )
+        )
+    computed_at = utcnow()
+    computed, skipped = await scorecards.compute_round(
+        session, request, principal, found, rubric, only_sites=only_sites
+    )
+    return RoundComputed.model_validate(
+        {"round_id": found.id, "computed_at": computed_at, "computed": computed, "skipped": skipped}
+    )
 
 
 # ---- closing and publishing ------------------------------------------------------------------------

@@ -39,13 +39,22 @@ def manual_input_names(indicator: Mapping[str, Any]) -> list[str]:
 
 
 def evaluate_indicator(
-    indicator: Mapping[str, Any], records: Mapping[str, InputRecord], manual: Mapping[str, Any] | None = None
+    indicator: Mapping[str, Any],
+    records: Mapping[str, InputRecord],
+    manual: Mapping[str, Any] | None = None,
+    *,
+    values: Mapping[str, Any] | None = None,
+    read: list[str] | None = None,
 ) -> Scored:
     """Evaluate an auto or hybrid indicator on the extracted inputs (plus, for a hybrid with manual
-    inputs such as C10, the evaluator's values). Missing inputs leave it uncomputed, and say why."""
+    inputs such as C10, the evaluator's values). Missing inputs leave it uncomputed, and say why.
+
+    ``values`` (``engine_values(records)``) and ``read`` (the sorted inputs the rule reads) may be
+    given when many indicators are evaluated on the same records (a whole round)."""
     manual = dict(manual or {})
     rule = indicator["rule"]
-    read = sorted(inputs_of(rule))
+    if read is None:
+        read = sorted(inputs_of(rule))
     used = {name: records[name] for name in read if name in records}
     for name in read:
         if name in manual:
@@ -77,7 +86,8 @@ def evaluate_indicator(
         explanation["message"] = f"waiting for the evaluator's input: {', '.join(waiting)}"
         return Scored(None, explanation)
     try:
-        result = evaluate(rule, {**engine_values(records), **manual})
+        base = engine_values(records) if values is None else values
+        result = evaluate(rule, {**base, **manual} if manual else dict(base))
     except MissingInput as exc:
         explanation["missing"] = exc.name
         note = records.get(exc.name, {}).get("note")

@@ -15,21 +15,29 @@ until the district reopens it with a reason. Every write is audited.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from fastapi import Request
-from sqlalchemy import ColumnElement, and_, exists, false, select, true
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import ColumnElement, Table, and_, exists, false, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.audit import client_ip
 from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
+from services.common.outbox import emit, event_type
 from services.common.pagination import PageParams, keyset_page
+from services.common.requestid import current_request_id
 from services.evaluation.audit import audit
 from services.evaluation.clients import DirectoryEntry, Upstream
 from services.evaluation.database import tables, utcnow
@@ -41,6 +49,7 @@ from services.evaluation.scorecards import compute, survey
 from services.evaluation.scorecards.inputs import (
     InputRecord,
     activity_inputs,
+    engine_values,
     registry_inputs,
     survey_inputs,
 )
@@ -68,6 +77,7 @@ from services.evaluation.scorecards.state import (
 
 UNRESTRICTED = frozenset({"district", "integration", "service"})
 HALF = Decimal("0.5")
+CENT = Decimal("0.01")
 
 define_titles(
     {
@@ -483,13 +493,16 @@ def _reevaluate(
     only_reading: str | None = None,
 ) -> None:
     """Evaluate the auto and hybrid indicators (those reading ``only_reading``.* when given)."""
+    values = engine_values(records)  # once for all the indicators of the scorecard
     for code, indicator in indicators.items():
         item = items.get(code)
         if item is None or item.source == IndicatorSource.MANUAL:
             continue
-        if only_reading and not any(n.startswith(only_reading) for n in inputs_of(indicator["rule"])):
+        read = sorted(inputs_of(indicator["rule"]))
+        if only_reading and not any(n.startswith(only_reading) for n in read):
             continue
-        _apply(item, compute.evaluate_indicator(indicator, records, item.manual_inputs), principal)
+        scored = compute.evaluate_indicator(indicator, records, item.manual_inputs, values=values, read=read)
+        _apply(item, scored, principal)
 
 
 # ---- compute ---------------------------------------------------------------------------------------
@@ -532,6 +545,252 @@ async def compute_scorecard(
         },
     )
     return card
+
+
+async def compute_round(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    found: Round,
+    rubric: Rubric,
+    *,
+    only_sites: frozenset[uuid.UUID] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`compute_scorecard` for every scorecard of an open round at once (issue 7, P6): the
+    registry facts and the activities metrics of all its sites in one call each (grouped SQL on
+    their side), the survey summaries in one grouped query, the engine in memory, and the
+    scorecards and items written with one set-based UPDATE each. Each scorecard ends exactly as
+    its own compute would leave it, with the same audit row. Scorecards not with the evaluator
+    (submitted, accepted) are skipped; ``only_sites`` limits the round to those sites (an
+    evaluator's assignments). Returns (computed, skipped) as JSON-ready rows."""
+    cards_table = _CARDS_TABLE
+    stmt = select(cards_table.c.id, cards_table.c.site_id, cards_table.c.state, cards_table.c.total).where(
+        cards_table.c.round_id == found.id
+    )
+    if only_sites is not None:
+        stmt = stmt.where(cards_table.c.site_id.in_(sorted(only_sites)))
+    # Locked in one order, like a single compute locks its scorecard.
+    cards = (await session.execute(stmt.order_by(cards_table.c.site_id).with_for_update())).all()
+    editable = [card for card in cards if card.state in EDITABLE_STATES]
+    skipped = [
+        {"scorecard_id": card.id, "site_id": card.site_id, "state": card.state}
+        for card in cards
+        if card.state not in EDITABLE_STATES
+    ]
+    if not editable:
+        return [], skipped
+    site_ids = [card.site_id for card in editable]
+    upstream = Upstream.of(request)
+    # The other services gather their facts while this one reads its own.
+    gathering = asyncio.gather(
+        upstream.evaluation_inputs_of(site_ids, found.period_start, found.period_end),
+        upstream.activity_metrics_of(site_ids, found.period_start, found.period_end),
+    )
+    try:
+        rules, summaries, items_of = await _scoring_state(session, rubric, editable)
+    except BaseException:
+        gathering.cancel()
+        raise
+    facts, metrics = await gathering
+    indicators = _indicators(rubric)
+    now = utcnow()
+    cards_set = _Columns("id", "inputs", "rate", "total", "max", "ratio")
+    items_set = _Columns("card", "code", "auto", "explanation", "final", "at")
+    computed: list[dict[str, Any]] = []
+    audits: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]] = []
+    for card in editable:
+        site_facts = facts.get(card.site_id)
+        if site_facts is None:  # the site left the registry: the round cannot be computed
+            raise _unavailable_site(card.site_id)
+        summary = summaries[card.id]
+        records = {
+            **registry_inputs(site_facts),
+            **activity_inputs(metrics.get(card.site_id, {})),
+            **survey_inputs(survey.summary_for_inputs(summary, rules)),
+        }
+        items: Any = items_of[card.id]
+        before = {code: item.final_points for code, item in items.items()}
+        _reevaluate(items, indicators, records, principal)
+        result = compute.totals(items.values())
+        cards_set.add(
+            card.id,
+            orjson.dumps(records).decode(),
+            summary.satisfaction_rate,
+            result.total,
+            result.max_applicable,
+            result.ratio,
+        )
+        for code, item in items.items():
+            if item.source != IndicatorSource.MANUAL and code in indicators:
+                items_set.add(
+                    card.id,
+                    code,
+                    item.auto_points,
+                    orjson.dumps(item.explanation).decode(),
+                    item.final_points,
+                    item.updated_at,
+                )
+        computed.append(
+            {
+                "scorecard_id": card.id,
+                "site_id": card.site_id,
+                "state": card.state,
+                # As the columns keep them (numeric(6, 2)), so the answer reads like the scorecard.
+                "total": result.total.quantize(CENT),
+                "max_applicable": result.max_applicable.quantize(CENT),
+                "ratio": result.ratio,
+                "satisfaction_rate": summary.satisfaction_rate,
+            }
+        )
+        after = {
+            "final_points": {code: item.final_points for code, item in items.items()},
+            "total": result.total,
+        }
+        audits.append((card.id, {"final_points": before}, after))
+    # Set-based: one UPDATE … FROM unnest(…) for all the scorecards, one for all their items.
+    await session.execute(_UPDATE_CARDS, {**cards_set.params(), "now": now})
+    if items_set:
+        await session.execute(_UPDATE_ITEMS, {**items_set.params(), "actor": principal.sub})
+    await _audit_computes(session, request, principal, audits)
+    return computed, skipped
+
+
+async def _scoring_state(
+    session: AsyncSession, rubric: Rubric, editable: Sequence[Any]
+) -> tuple[dict[str, Any], dict[uuid.UUID, Any], dict[uuid.UUID, dict[str, Any]]]:
+    """The survey rules and summaries, and what scoring reads of each item, of these scorecards."""
+    rules = survey.survey_rules(rubric.document)
+    summaries = await survey.summarise_many(session, [card.id for card in editable], rules)
+    items_of: dict[uuid.UUID, dict[str, Any]] = {card.id: {} for card in editable}
+    # What scoring reads of each item (an auto or hybrid item's value and explanation are replaced).
+    for (
+        card_id,
+        code,
+        source,
+        max_points,
+        applicable,
+        manual_inputs,
+        manual_points,
+        override,
+        final,
+    ) in await session.execute(
+        select(
+            _ITEMS_TABLE.c.scorecard_id,
+            _ITEMS_TABLE.c.code,
+            _ITEMS_TABLE.c.source,
+            _ITEMS_TABLE.c.max_points,
+            _ITEMS_TABLE.c.applicable,
+            _ITEMS_TABLE.c.manual_inputs,
+            _ITEMS_TABLE.c.manual_points,
+            _ITEMS_TABLE.c.override_points,
+            _ITEMS_TABLE.c.final_points,
+        ).where(_ITEMS_TABLE.c.scorecard_id.in_(list(items_of)))
+    ):
+        items_of[card_id][code] = SimpleNamespace(
+            code=code,
+            source=source,
+            max_points=max_points,
+            applicable=applicable,
+            manual_inputs=manual_inputs,
+            manual_points=manual_points,
+            override_points=override,
+            final_points=final,
+        )
+    return rules, summaries, items_of
+
+
+_CARDS_TABLE: Table = Scorecard.__table__  # type: ignore[assignment]
+_ITEMS_TABLE: Table = ScorecardItem.__table__  # type: ignore[assignment]
+_UPDATE_CARDS = text(
+    f"UPDATE {_CARDS_TABLE.fullname} AS card SET inputs = CAST(v.inputs AS jsonb), "  # noqa: S608
+    "satisfaction_rate = v.rate, total = v.total, max_applicable = v.max, ratio = v.ratio, "
+    "computed_at = :now, version = card.version + 1, updated_at = :now "
+    "FROM unnest(CAST(:id AS uuid[]), CAST(:inputs AS text[]), CAST(:rate AS numeric[]), "
+    "CAST(:total AS numeric[]), CAST(:max AS numeric[]), CAST(:ratio AS numeric[])) "
+    "AS v(id, inputs, rate, total, max, ratio) WHERE card.id = v.id"
+)
+_UPDATE_ITEMS = text(
+    f"UPDATE {_ITEMS_TABLE.fullname} AS item SET auto_points = v.auto, "  # noqa: S608
+    "explanation = CAST(v.explanation AS jsonb), final_points = v.final, updated_at = v.at, "
+    "updated_by = :actor "
+    "FROM unnest(CAST(:card AS uuid[]), CAST(:code AS text[]), CAST(:auto AS numeric[]), "
+    "CAST(:explanation AS text[]), CAST(:final AS numeric[]), CAST(:at AS timestamptz[])) "
+    "AS v(card, code, auto, explanation, final, at) WHERE item.scorecard_id = v.card AND item.code = v.code"
+)
+
+
+class _Columns:
+    """Rows collected column by column: the arrays of an ``UPDATE … FROM unnest(…)``."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.columns: list[list[Any]] = [[] for _ in names]
+
+    def add(self, *values: Any) -> None:
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+
+    def __bool__(self) -> bool:
+        return bool(self.columns[0])
+
+    def params(self) -> dict[str, list[Any]]:
+        return dict(zip(self.names, self.columns, strict=True))
+
+
+async def _audit_computes(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    entries: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
+) -> None:
+    """The audit rows and change-feed events of many scorecard computes, as the audit writer
+    (:mod:`services.evaluation.audit`) would write them one by one, in one INSERT: the same
+    columns (before/after through ``jsonable_encoder``), and one ``scorecard.computed`` event each
+    (the evaluation service publishes states unredacted; a compute names no site)."""
+    if not entries:
+        return
+    action, object_type = "scorecard.compute", "scorecard"
+    occurred_at = dt.datetime.now(dt.UTC)
+    rows = []
+    for card_id, before, after in entries:
+        before_json, after_json = jsonable_encoder(before), jsonable_encoder(after)
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "occurred_at": occurred_at,
+                "actor": principal.sub,
+                "actor_role": principal.role,
+                "action": action,
+                "object_type": object_type,
+                "object_id": str(card_id),
+                "before": before_json,
+                "after": after_json,
+                "request_id": current_request_id(),
+                "client_ip": client_ip(request),
+                "note": None,
+            }
+        )
+        kind = event_type(action, object_type)
+        if kind is not None:
+            emit(
+                session,
+                tables.outbox,
+                type=kind,
+                object_type=object_type,
+                object_id=card_id,
+                site_id=None,
+                data=dict(after_json),
+            )
+    await session.execute(insert(tables.audit), rows)
+
+
+def _unavailable_site(site_id: uuid.UUID) -> AppError:
+    return Conflict(
+        f"Site {site_id} of this round is no longer in the registry; its scorecard cannot be computed.",
+        detail_zh=f"本轮站点 {site_id} 已不在登记库中,无法计算其评分表。",
+        code="site_not_in_registry",
+        site_id=str(site_id),
+    )
 
 
 # ---- items -----------------------------------------------------------------------------------------

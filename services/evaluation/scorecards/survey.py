@@ -61,43 +61,55 @@ async def add_responses(
 async def summarise(
     session: AsyncSession, scorecard_id: uuid.UUID, rules: Mapping[str, Any]
 ) -> SurveySummary:
-    per_channel = dict(
-        (
-            await session.execute(
-                select(SurveyResponse.channel, func.count())
-                .where(SurveyResponse.scorecard_id == scorecard_id)
-                .group_by(SurveyResponse.channel)
-            )
-        ).all()
-    )
+    return (await summarise_many(session, [scorecard_id], rules))[scorecard_id]
+
+
+async def summarise_many(
+    session: AsyncSession, scorecard_ids: Sequence[uuid.UUID], rules: Mapping[str, Any]
+) -> dict[uuid.UUID, SurveySummary]:
+    """The survey summary of each scorecard (two grouped queries, however many scorecards)."""
+    per_channel: dict[uuid.UUID, dict[str, int]] = {card_id: {} for card_id in scorecard_ids}
+    for card_id, channel, count in await session.execute(
+        select(SurveyResponse.scorecard_id, SurveyResponse.channel, func.count())
+        .where(SurveyResponse.scorecard_id.in_(scorecard_ids))
+        .group_by(SurveyResponse.scorecard_id, SurveyResponse.channel)
+    ):
+        per_channel[card_id][channel] = int(count)
     ratings = func.jsonb_each_text(SurveyResponse.ratings).table_valued("key", "value").lateral("rating")
     satisfied_at_least = int(rules["satisfied_at_least"])
-    answers, satisfied = (
-        await session.execute(
+    counted = {
+        card_id: (int(answers), int(satisfied))
+        for card_id, answers, satisfied in await session.execute(
             select(
+                SurveyResponse.scorecard_id,
                 func.count(),
                 func.count().filter(cast(ratings.c.value, Integer) >= satisfied_at_least),
             )
             .select_from(SurveyResponse)
             .join(ratings, true())
-            .where(SurveyResponse.scorecard_id == scorecard_id)
+            .where(SurveyResponse.scorecard_id.in_(scorecard_ids))
+            .group_by(SurveyResponse.scorecard_id)
         )
-    ).one()
-    by_channel = {channel: int(per_channel.get(channel.value, 0)) for channel in SurveyChannel}
+    }
     minimum = int(rules["min_per_channel"])
-    return SurveySummary(
-        respondents=sum(by_channel.values()),
-        by_channel=by_channel,
-        min_per_channel=minimum,
-        complete=all(n >= minimum for n in by_channel.values()),
-        answers=answers,
-        satisfied_answers=satisfied,
-        satisfaction_rate=(
-            (Decimal(satisfied) / Decimal(answers)).quantize(RATE_PLACES, rounding=ROUND_DOWN)
-            if answers
-            else None
-        ),
-    )
+    summaries = {}
+    for card_id in scorecard_ids:
+        by_channel = {channel: per_channel[card_id].get(channel.value, 0) for channel in SurveyChannel}
+        answers, satisfied = counted.get(card_id, (0, 0))
+        summaries[card_id] = SurveySummary(
+            respondents=sum(by_channel.values()),
+            by_channel=by_channel,
+            min_per_channel=minimum,
+            complete=all(n >= minimum for n in by_channel.values()),
+            answers=answers,
+            satisfied_answers=satisfied,
+            satisfaction_rate=(
+                (Decimal(satisfied) / Decimal(answers)).quantize(RATE_PLACES, rounding=ROUND_DOWN)
+                if answers
+                else None
+            ),
+        )
+    return summaries
 
 
 def summary_for_inputs(summary: SurveySummary, rules: Mapping[str, Any]) -> dict[str, Any]:

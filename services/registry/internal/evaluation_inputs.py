@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import Uuid, and_, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,59 +172,81 @@ def _ids(column: Any, *conditions: Any) -> Any:
     return func.coalesce(aggregated, literal([], ARRAY(Uuid)))
 
 
-async def staff_facts(session: AsyncSession, site_id: uuid.UUID, start: dt.date, end: dt.date) -> StaffFacts:
+def _no_staff() -> StaffFacts:
+    return StaffFacts(
+        active_ids=[],
+        intermediate_or_senior_ids=[],
+        junior_ids=[],
+        uncertified_ids=[],
+        training_ids=[],
+        training_hours=Decimal(0),
+        avg_training_hours=Decimal("0.00"),
+    )
+
+
+async def staff_facts(
+    session: AsyncSession, site_ids: Sequence[uuid.UUID], start: dt.date, end: dt.date
+) -> dict[uuid.UUID, StaffFacts]:
+    """Staff active in the period by certificate, and their training, for each site (one grouped
+    query each, however many sites; a site without active staff gets no entry)."""
     active = (
-        select(StaffMember.id, StaffMember.certificate)
+        select(StaffMember.id, StaffMember.site_id, StaffMember.certificate)
         .where(
-            StaffMember.site_id == site_id,
+            StaffMember.site_id.in_(site_ids),
             StaffMember.active_from <= end,
             or_(StaffMember.active_until.is_(None), StaffMember.active_until >= start),
         )
         .cte("active_staff")
     )
     senior = (Certificate.INTERMEDIATE.value, Certificate.SENIOR.value)
-    people = (
-        await session.execute(
+    people = await session.execute(
+        select(
+            active.c.site_id,
+            _ids(active.c.id).label("active_ids"),
+            _ids(active.c.id, active.c.certificate.in_(senior)).label("senior_ids"),
+            _ids(active.c.id, active.c.certificate == Certificate.JUNIOR.value).label("junior_ids"),
+            _ids(active.c.id, active.c.certificate == Certificate.NONE.value).label("uncertified_ids"),
+        ).group_by(active.c.site_id)
+    )
+    trainings = {
+        row.site_id: row
+        for row in await session.execute(
             select(
-                _ids(active.c.id).label("active_ids"),
-                _ids(active.c.id, active.c.certificate.in_(senior)).label("senior_ids"),
-                _ids(active.c.id, active.c.certificate == Certificate.JUNIOR.value).label("junior_ids"),
-                _ids(active.c.id, active.c.certificate == Certificate.NONE.value).label("uncertified_ids"),
-            )
-        )
-    ).one()
-    trainings = (
-        await session.execute(
-            select(
+                active.c.site_id,
                 _ids(StaffTraining.id).label("ids"),
                 func.coalesce(func.sum(StaffTraining.hours), 0).label("hours"),
-            ).where(
-                StaffTraining.staff_id.in_(select(active.c.id)),
-                StaffTraining.date >= start,
-                StaffTraining.date <= end,
             )
+            .join(active, active.c.id == StaffTraining.staff_id)
+            .where(StaffTraining.date >= start, StaffTraining.date <= end)
+            .group_by(active.c.site_id)
         )
-    ).one()
-    hours = Decimal(trainings.hours)
-    count = len(people.active_ids)
-    # Rounded *down* so 19.999 h never passes as the 20 h C11 asks for.
-    average = (hours / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN) if count else Decimal("0.00")
-    return StaffFacts(
-        active_ids=people.active_ids,
-        intermediate_or_senior_ids=people.senior_ids,
-        junior_ids=people.junior_ids,
-        uncertified_ids=people.uncertified_ids,
-        training_ids=trainings.ids,
-        training_hours=hours,
-        avg_training_hours=average,
-    )
+    }
+    facts = {}
+    for row in people:
+        trained = trainings.get(row.site_id)
+        hours = Decimal(trained.hours if trained else 0)
+        count = len(row.active_ids)
+        # Rounded *down* so 19.999 h never passes as the 20 h C11 asks for.
+        average = (hours / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN) if count else Decimal("0.00")
+        facts[row.site_id] = StaffFacts(
+            active_ids=row.active_ids,
+            intermediate_or_senior_ids=row.senior_ids,
+            junior_ids=row.junior_ids,
+            uncertified_ids=row.uncertified_ids,
+            training_ids=trained.ids if trained else [],
+            training_hours=hours,
+            avg_training_hours=average,
+        )
+    return facts
 
 
 async def organization_facts(
-    session: AsyncSession, site_id: uuid.UUID, start: dt.date, end: dt.date
-) -> OrganizationFacts:
+    session: AsyncSession, site_ids: Sequence[uuid.UUID], start: dt.date, end: dt.date
+) -> dict[uuid.UUID, OrganizationFacts]:
+    """Organisations introduced and incubated during the period, for each site (one grouped
+    query; a site without links in the period gets no entry)."""
     link_in_period = and_(
-        SiteOrganization.site_id == site_id,
+        SiteOrganization.site_id.in_(site_ids),
         SiteOrganization.since <= end,
         or_(SiteOrganization.until.is_(None), SiteOrganization.until >= start),
     )
@@ -232,34 +255,75 @@ async def organization_facts(
     incubated = SiteOrganization.relation == SiteOrgRelation.INCUBATED.value
     community_org = Organization.kind == OrganizationKind.COMMUNITY_SOCIAL_ORG.value
     standing = Organization.registration.in_([r.value for r in Registration])
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(
-                    func.array_agg(org_id.distinct()).filter(introduced), literal([], ARRAY(Uuid))
-                ).label("introduced"),
-                func.coalesce(
-                    func.array_agg(org_id.distinct()).filter(incubated, community_org, standing),
-                    literal([], ARRAY(Uuid)),
-                ).label("incubated"),
-                func.coalesce(
-                    func.array_agg(org_id.distinct()).filter(incubated, ~community_org),
-                    literal([], ARRAY(Uuid)),
-                ).label("incubated_not_community"),
-            )
-            .select_from(SiteOrganization)
-            .join(Organization, Organization.id == SiteOrganization.organization_id)
-            .where(link_in_period)
+    rows = await session.execute(
+        select(
+            SiteOrganization.site_id,
+            func.coalesce(
+                func.array_agg(org_id.distinct()).filter(introduced), literal([], ARRAY(Uuid))
+            ).label("introduced"),
+            func.coalesce(
+                func.array_agg(org_id.distinct()).filter(incubated, community_org, standing),
+                literal([], ARRAY(Uuid)),
+            ).label("incubated"),
+            func.coalesce(
+                func.array_agg(org_id.distinct()).filter(incubated, ~community_org),
+                literal([], ARRAY(Uuid)),
+            ).label("incubated_not_community"),
         )
-    ).one()
-    counted = set(row.incubated)
-    excluded = [
-        Excluded(id=oid, why="incubated organisation is not a community social organisation")
-        for oid in sorted(set(row.incubated_not_community) - counted)
-    ]
-    return OrganizationFacts(
-        introduced_ids=sorted(row.introduced), incubated_ids=sorted(counted), incubated_excluded=excluded
+        .select_from(SiteOrganization)
+        .join(Organization, Organization.id == SiteOrganization.organization_id)
+        .where(link_in_period)
+        .group_by(SiteOrganization.site_id)
     )
+    facts = {}
+    for row in rows:
+        counted = set(row.incubated)
+        excluded = [
+            Excluded(id=oid, why="incubated organisation is not a community social organisation")
+            for oid in sorted(set(row.incubated_not_community) - counted)
+        ]
+        facts[row.site_id] = OrganizationFacts(
+            introduced_ids=sorted(row.introduced), incubated_ids=sorted(counted), incubated_excluded=excluded
+        )
+    return facts
+
+
+NO_ORGANIZATIONS = OrganizationFacts(introduced_ids=[], incubated_ids=[], incubated_excluded=[])
+
+
+def _check_period(period_from: dt.date, period_to: dt.date) -> None:
+    if period_to < period_from:
+        raise ValidationFailed("to", "must be on or after from", message_zh="结束日期不能早于开始日期")
+
+
+async def evaluation_inputs_of(
+    session: AsyncSession, site_ids: Sequence[uuid.UUID], period_from: dt.date, period_to: dt.date
+) -> list[EvaluationInputs]:
+    """The facts of each existing site among ``site_ids`` (in that order) for the period."""
+    wanted = list(dict.fromkeys(site_ids))
+    sites = {site.id: site for site in await session.scalars(select(Site).where(Site.id.in_(wanted)))}
+    found = [site_id for site_id in wanted if site_id in sites]
+    staff = await staff_facts(session, found, period_from, period_to) if found else {}
+    organizations = await organization_facts(session, found, period_from, period_to) if found else {}
+    facts = []
+    for site_id in found:
+        site = sites[site_id]
+        hours = OpeningHours.model_validate(site.opening_hours or {})
+        facts.append(
+            EvaluationInputs(
+                site_id=site.id,
+                period_from=period_from,
+                period_to=period_to,
+                status=site.status,
+                door_sign=bool((site.signage or {}).get("door_sign")),
+                areas=area_facts(site.function_areas or []),
+                hours_per_day=hours.hours_per_day,
+                days_per_week=hours.days_per_week,
+                staff=staff.get(site_id) or _no_staff(),
+                organizations=organizations.get(site_id, NO_ORGANIZATIONS),
+            )
+        )
+    return facts
 
 
 @router.get("/sites/{site_id}/evaluation-inputs", response_model=EvaluationInputs)
@@ -273,21 +337,31 @@ async def evaluation_inputs(
     """The registry facts of one site for an evaluation period (Table C.1: C02, C05–C07, C11, C12,
     C14): area flags, opening hours, staff active in the period by certificate with their average
     training hours, and the introduced and incubated organisations linked during the period."""
-    if period_to < period_from:
-        raise ValidationFailed("to", "must be on or after from", message_zh="结束日期不能早于开始日期")
-    site = await session.scalar(select(Site).where(Site.id == site_id))
-    if site is None:
+    _check_period(period_from, period_to)
+    facts = await evaluation_inputs_of(session, [site_id], period_from, period_to)
+    if not facts:
         raise site_not_found()
-    hours = OpeningHours.model_validate(site.opening_hours or {})
-    return EvaluationInputs(
-        site_id=site.id,
-        period_from=period_from,
-        period_to=period_to,
-        status=site.status,
-        door_sign=bool((site.signage or {}).get("door_sign")),
-        areas=area_facts(site.function_areas or []),
-        hours_per_day=hours.hours_per_day,
-        days_per_week=hours.days_per_week,
-        staff=await staff_facts(session, site.id, period_from, period_to),
-        organizations=await organization_facts(session, site.id, period_from, period_to),
+    return facts[0]
+
+
+class SitesInputsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    site_ids: list[uuid.UUID] = Field(min_length=1, max_length=5000)
+    period_from: dt.date = Field(alias="from")
+    period_to: dt.date = Field(alias="to")
+
+
+_FACTS_LIST = TypeAdapter(list[EvaluationInputs])
+
+
+@router.post("/evaluation-inputs")
+async def many_evaluation_inputs(session: DbSession, _: ServiceOnly, body: SitesInputsQuery) -> Response:
+    """The `GET /internal/sites/{id}/evaluation-inputs` facts of many sites for one period (a whole
+    evaluation round), as `{"items": [...]}` in the order of `site_ids`; unknown ids are left out.
+    Staff and organisation figures are one grouped query each for all the sites."""
+    _check_period(body.period_from, body.period_to)
+    facts = await evaluation_inputs_of(session, body.site_ids, body.period_from, body.period_to)
+    return Response(
+        b'{"items":' + _FACTS_LIST.dump_json(facts, by_alias=True) + b"}", media_type="application/json"
     )

@@ -14,7 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,36 +91,34 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def filtered_sites(principal: Principal, filters: SiteFilters) -> Select[Any]:
+def site_filter_clauses(principal: Principal, filters: SiteFilters) -> list[ColumnElement[bool]]:
     """Sites the caller may see, narrowed by the list filters (a filter outside the caller's scope,
     e.g. another street's `street_id`, simply matches nothing)."""
-    stmt = select(Site).where(visible_sites(principal))
+    clauses = [visible_sites(principal)]
     if filters.street_id is not None:
-        stmt = stmt.where(Site.street_id == filters.street_id)
+        clauses.append(Site.street_id == filters.street_id)
     if filters.community_id is not None:
-        stmt = stmt.where(Site.community_id == filters.community_id)
+        clauses.append(Site.community_id == filters.community_id)
     if filters.status is not None:
-        stmt = stmt.where(Site.status == filters.status.value)
+        clauses.append(Site.status == filters.status.value)
     if filters.tier is not None:
-        stmt = stmt.where(Site.tier == filters.tier.value)
+        clauses.append(Site.tier == filters.tier.value)
     if filters.operating_mode is not None:
-        stmt = stmt.where(Site.operating_mode == filters.operating_mode.value)
+        clauses.append(Site.operating_mode == filters.operating_mode.value)
     if filters.q:
         pattern = _like_pattern(filters.q)
-        stmt = stmt.where(
+        clauses.append(
             or_(
                 Site.name.ilike(pattern, escape="\\"),
                 Site.code.ilike(pattern, escape="\\"),
                 Site.address.ilike(pattern, escape="\\"),
             )
         )
-    return stmt
+    return clauses
 
 
-async def list_sites(
-    session: AsyncSession, principal: Principal, filters: SiteFilters, page: PageParams
-) -> tuple[list[Site], str | None]:
-    return await keyset_page(session, filtered_sites(principal, filters), [Site.code, Site.id], page)
+def filtered_sites(principal: Principal, filters: SiteFilters) -> Select[Any]:
+    return select(Site).where(*site_filter_clauses(principal, filters))
 
 
 async def export_rows(
