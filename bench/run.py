@@ -409,26 +409,9 @@ class Bench:
             )
             for r in (record(i) for i in range(100_000))
         ]
-        columns = [
-            "id",
-            "site_id",
-            "created_by",
-            "version",
-            "created_at",
-            "updated_at",
-            "category",
-            "title",
-            "is_theme",
-            "starts_at",
-            "ends_at",
-            "location",
-            "attendance",
-            "target_groups",
-            "partner_org_ids",
-            "evidence",
-            "has_sign_in_sheet",
-            "has_photo",
-        ]
+        from bench.seed_round import ACTIVITY_COLUMNS
+
+        columns = ACTIVITY_COLUMNS
         dsn = self.database.url
 
         def through_api() -> dict[str, float]:

@@ -16,8 +16,11 @@ from typing import Any
 
 import asyncpg
 
+from services.activities.activities import ingest
 from services.common.enums import ServiceCategory
 
+# The COPY columns of a stored activity: the bookkeeping ones, then what the batch ingest stores.
+ACTIVITY_COLUMNS = ["id", "site_id", "created_by", "version", "created_at", "updated_at", *ingest.COLUMNS[1:]]
 SITES = 300
 PER_SITE = 1_000
 YEAR = 2025
@@ -135,26 +138,7 @@ async def seed(dsn: str) -> list[str]:
             "activities",
             schema_name="activities",
             records=activities,
-            columns=[
-                "id",
-                "site_id",
-                "created_by",
-                "version",
-                "created_at",
-                "updated_at",
-                "category",
-                "title",
-                "is_theme",
-                "starts_at",
-                "ends_at",
-                "location",
-                "attendance",
-                "target_groups",
-                "partner_org_ids",
-                "evidence",
-                "has_sign_in_sheet",
-                "has_photo",
-            ],
+            columns=ACTIVITY_COLUMNS,
         )
         await conn.execute("ANALYZE activities.activities")
         await conn.execute("ANALYZE registry.sites")

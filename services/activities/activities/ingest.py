@@ -26,23 +26,8 @@ from services.activities.activities.schemas import ActivityCreate, Evidence
 from services.activities.dates import CLOCK_SKEW
 from services.common.enums import EvidenceKind, ServiceCategory, TargetGroup
 
-# Every field of ActivityCreate, and the stored columns of a new activity (besides the
-# bookkeeping columns id, created_by, version, created_at, updated_at) in tuple order.
-FIELDS = frozenset(
-    {
-        "site_id",
-        "category",
-        "title",
-        "is_theme",
-        "starts_at",
-        "ends_at",
-        "location",
-        "attendance",
-        "target_groups",
-        "partner_org_ids",
-        "evidence",
-    }
-)
+# The stored columns of a new activity (besides the bookkeeping columns id, created_by, version,
+# created_at, updated_at), in COPY tuple order.
 COLUMNS = (
     "site_id",
     "category",
@@ -58,6 +43,8 @@ COLUMNS = (
     "has_sign_in_sheet",
     "has_photo",
 )
+# The request fields are the stored columns but the two derived flags.
+FIELDS = frozenset(COLUMNS) - {"has_sign_in_sheet", "has_photo"}
 EVIDENCE_FIELDS = frozenset({"kind", "uri", "sha256"})
 # The fast path knows these schemas field by field; a changed schema switches it off (and the
 # batch test that compares both paths names the change).
