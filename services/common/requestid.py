@@ -77,12 +77,16 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.access_log and self.log.isEnabledFor(logging.INFO):
-                self.log.info(
+            path = scope.get("path", "")
+            # The dispatcher polls every feed each second: successful polls are logged at DEBUG.
+            level = logging.DEBUG if path in QUIET_PATHS and status_holder["status"] < 400 else logging.INFO
+            if self.access_log and self.log.isEnabledFor(level):
+                self.log.log(
+                    level,
                     "request",
                     extra={
                         "method": scope.get("method"),
-                        "path": scope.get("path"),
+                        "path": path,
                         "status": status_holder["status"],
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     },
@@ -90,6 +94,7 @@ class RequestIdMiddleware:
             _request_id.reset(token)
 
 
+QUIET_PATHS = frozenset({"/internal/changes", "/healthz", "/readyz"})
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -135,3 +140,6 @@ def configure_logging(service: str, *, json_lines: bool = True, level: str = "IN
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: the dispatcher's feed polls and every service-to-service
+    # call would drown the log. Our own access log records what matters; httpx warnings still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
