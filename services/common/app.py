@@ -24,6 +24,7 @@ from services.common.metrics import add_collector, install_metrics
 from services.common.openapi import document_problems
 from services.common.outbox import outbox_table
 from services.common.requestid import RequestIdMiddleware, configure_logging
+from services.common.service_client import INTERNAL_LIMITS
 from services.common.settings import ServiceSettings
 from services.common.tokens import JwksCache, TokenVerifier
 
@@ -63,7 +64,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.async_database_url, pool_size=settings.db_pool_size)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0), limits=INTERNAL_LIMITS)
         jwks = JwksCache(settings.jwks_url, refetch_interval_s=settings.jwks_refetch_interval_s, client=http)
         app.state.settings = settings
         app.state.engine = engine

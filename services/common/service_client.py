@@ -16,6 +16,11 @@ import httpx
 
 from services.common.errors import AppError
 
+# For every httpx client that calls our own services: idle connections are dropped well before
+# uvicorn's 5 s keep-alive timeout, so a request never goes out on a connection the server is
+# closing at that very moment (which fails it with a transport error).
+INTERNAL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+
 
 class UpstreamUnavailable(AppError):
     status = 503

@@ -18,6 +18,7 @@ from services.common.errors import UnhandledErrorMiddleware, install_error_handl
 from services.common.metrics import GATEWAY_METRICS_PATH, add_collector, install_metrics
 from services.common.requestid import RequestIdMiddleware, configure_logging
 from services.common.responses import json_response
+from services.common.service_client import INTERNAL_LIMITS
 from services.common.tokens import TokenVerifier
 from services.gateway.auth.router import router as auth_router
 from services.gateway.database import tables
@@ -74,12 +75,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.token_verifier = TokenVerifier(
             keyring.lookup, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
         app.state.upstreams = {
-            name: httpx.AsyncClient(base_url=url, limits=limits, timeout=settings.upstream_timeout_s)
+            name: httpx.AsyncClient(base_url=url, limits=INTERNAL_LIMITS, timeout=settings.upstream_timeout_s)
             for name, url in settings.upstreams().items()
         }
-        app.state.http = httpx.AsyncClient(timeout=5.0)
+        app.state.http = httpx.AsyncClient(timeout=5.0, limits=INTERNAL_LIMITS)
         app.state.scopes = ScopeResolver(app.state.http, settings, keyring)
         app.state.openapi = MergedOpenAPI(app)
         app.state.accounts = AccountStates(app.state.sessionmaker, settings.asyncpg_dsn)

@@ -52,12 +52,19 @@ class ScopeResolver:
             base = self._settings.evaluation_url
         token = await self.service_token(session)
         try:
-            response = await self._http.get(
-                f"{base}/internal/scopes",
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=5.0,
-            )
+            for attempt in (1, 2):
+                try:
+                    response = await self._http.get(
+                        f"{base}/internal/scopes",
+                        params=params,
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=5.0,
+                    )
+                    break
+                except httpx.TransportError:
+                    # A read: once more on a fresh connection (the pooled one may have just closed).
+                    if attempt == 2:
+                        raise
             response.raise_for_status()
             return [uuid.UUID(s) for s in response.json()["site_ids"]]
         except (httpx.HTTPError, KeyError, ValueError) as exc:

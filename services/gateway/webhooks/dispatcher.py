@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from services.common.db import create_engine, make_sessionmaker
-from services.common.service_client import ServiceTokens, UpstreamUnavailable
+from services.common.service_client import INTERNAL_LIMITS, ServiceTokens, UpstreamUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhooks.destinations import (
     AllowList,
@@ -429,7 +429,7 @@ async def run_dispatcher(settings: GatewaySettings, stop: asyncio.Event) -> None
     engine = create_engine(
         settings.async_database_url, pool_size=min(settings.db_pool_size, settings.webhook_concurrency + 2)
     )
-    feed_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0))
+    feed_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), limits=INTERNAL_LIMITS)
     delivery_http = delivery_client(settings.webhook_timeout_s)
     try:
         dispatcher = Dispatcher(
