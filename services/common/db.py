@@ -32,9 +32,9 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No pre-ping: with asyncpg it costs round trips on every checkout. A connection that died
-        # fails its request (503) and SQLAlchemy then discards the whole pool.
-        pool_pre_ping=False,
+        # Pre-ping costs round trips on every checkout (bench/README.md, P4), but without it the
+        # first request on each connection that died with a PostgreSQL restart fails.
+        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"server_settings": {"timezone": "UTC", "application_name": "linju"}},
         **kwargs,

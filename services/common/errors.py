@@ -339,19 +339,32 @@ class UnhandledErrorMiddleware:
 
 
 def _database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database is unreachable or restarting, through
+    SQLAlchemy or through a raw asyncpg pool (the registry's site list has one)."""
+    from asyncpg.exceptions import ConnectionDoesNotExistError
+    from asyncpg.exceptions import InterfaceError as PgInterfaceError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    # "the database system is shutting down / starting up", a lost connection: SQLSTATE classes
-    # 57P (operator intervention) and 08 (connection exception), which the asyncpg dialect
-    # reports as a plain DBAPIError.
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(("57P", "08"))
+    seen: BaseException | None = exc
+    for _ in range(5):  # the exception, what it wraps (orig / __cause__), and so on
+        if seen is None:
+            return False
+        if isinstance(
+            seen,
+            OperationalError | InterfaceError | ConnectionError | OSError | ConnectionDoesNotExistError,
+        ):
+            return True
+        if isinstance(seen, PgInterfaceError) and "connection" in str(seen).lower():
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        # "the database system is shutting down / starting up", a lost connection: SQLSTATE classes
+        # 57P (operator intervention) and 08 (connection exception).
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(("57P", "08")):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:
