@@ -341,7 +341,7 @@ class UnhandledErrorMiddleware:
 def _database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database is unreachable or restarting, through
     SQLAlchemy or through a raw asyncpg pool (the registry's site list has one)."""
-    from asyncpg.exceptions import ConnectionDoesNotExistError
+    from asyncpg.exceptions import ConnectionDoesNotExistError, PostgresConnectionError
     from asyncpg.exceptions import InterfaceError as PgInterfaceError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -354,7 +354,9 @@ def _database_unavailable(exc: BaseException) -> bool:
             OperationalError | InterfaceError | ConnectionError | OSError | ConnectionDoesNotExistError,
         ):
             return True
-        if isinstance(seen, PgInterfaceError) and "connection" in str(seen).lower():
+        # asyncpg's client-side errors (a closed or broken connection, a pool being reset) and its
+        # connection-class server errors: the database, not the request, is the problem.
+        if isinstance(seen, PgInterfaceError | PostgresConnectionError):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
