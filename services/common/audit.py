@@ -122,6 +122,9 @@ def audit_writer(
         after: Any = None,
         note: str | None = None,
     ) -> None:
+        # Encoded once here, for the audit row and the event alike.
+        before = jsonable_encoder(before) if before is not None else None
+        after = jsonable_encoder(after) if after is not None else None
         await record_audit(
             session,
             table,
@@ -147,14 +150,13 @@ def _emit_change(
     action: str,
     object_type: str,
     object_id: Any,
-    before: Any,
-    after: Any,
+    previous: Any,
+    state: Any,
 ) -> None:
+    """``previous``/``state``: the object before and after, already JSON-encoded."""
     kind = event_type(action, object_type)
     if kind is None:
         return
-    state = jsonable_encoder(after) if after is not None else None
-    previous = jsonable_encoder(before) if before is not None else None
     if isinstance(state, dict):
         data: dict[str, Any] | None = redact(object_type, state)
     else:
