@@ -18,6 +18,7 @@ from sqlalchemy import MetaData, Table, text
 from services.common.audit import audit_table
 from services.common.changes import outbox_collector
 from services.common.db import create_engine, make_sessionmaker
+from services.common.directpool import close_direct_pool
 from services.common.errors import install_error_handlers, problem_response
 from services.common.idempotency import idempotency_table
 from services.common.metrics import add_collector, install_metrics
@@ -67,6 +68,7 @@ def create_service_app(
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0), limits=INTERNAL_LIMITS)
         jwks = JwksCache(settings.jwks_url, refetch_interval_s=settings.jwks_refetch_interval_s, client=http)
         app.state.settings = settings
+        app.state.service_name = name
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.http = http
@@ -83,10 +85,7 @@ def create_service_app(
             yield
         finally:
             await http.aclose()
-            # A service's own asyncpg pool for hot reads (the registry's site list), if it opened one.
-            read_pool = getattr(app.state, "site_list_pool", None)
-            if read_pool is not None:
-                await read_pool.close()
+            await close_direct_pool(app)
             await engine.dispose()
 
     app = FastAPI(

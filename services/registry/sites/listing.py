@@ -1,7 +1,7 @@
 """`GET /sites`, the most frequent call of the API, answered on a short path (issue 7, P3).
 
-* **One query, no transaction.** The page is read on a small asyncpg pool of the registry's own
-  (autocommit, no pre-ping, nothing to reset on release: it only ever runs these SELECTs), with
+* **One query, no transaction.** The page is read on the registry's direct asyncpg pool
+  (:mod:`services.common.directpool`: autocommit, no pre-ping), with
   SQL built here from the same rules as :func:`services.registry.scope.visible_sites` and
   :func:`services.registry.sites.service.site_filter_clauses` — the SQLAlchemy session, its
   pool checkout ping and its BEGIN/COMMIT cost several times the query itself.
@@ -17,17 +17,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 import orjson
 from fastapi import FastAPI
 
 from services.common.auth import Principal
+from services.common.directpool import direct_pool
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
 from services.common.timeutil import today_shanghai
 from services.registry.scope import UNRESTRICTED_ROLES
@@ -45,51 +44,8 @@ _FULL_COLUMNS = ", ".join(
     for c in _TABLE.columns  # type: ignore[attr-defined]
 )
 _ORDER = (_TABLE.c.code, _TABLE.c.id)  # type: ignore[attr-defined]
-POOL_SIZE = 8
 
 RowKey = tuple[uuid.UUID, int, int, dt.datetime]
-
-
-# ---- the pool ----------------------------------------------------------------------------------------
-
-
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """Nothing to reset: the pool's connections only run the SELECTs of this module."""
-
-
-class ReadPool:
-    """The registry's small asyncpg pool for the site list, opened on first use."""
-
-    def __init__(self, dsn: str, size: int = POOL_SIZE) -> None:
-        self._dsn = dsn
-        self._size = size
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-
-    async def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._size,
-                        reset=_no_reset,
-                        server_settings={"timezone": "UTC", "application_name": "linju-registry-reads"},
-                    )
-        return self._pool
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-
-def read_pool(app: FastAPI) -> ReadPool:
-    pool: ReadPool | None = getattr(app.state, "site_list_pool", None)
-    if pool is None:
-        pool = app.state.site_list_pool = ReadPool(app.state.settings.asyncpg_dsn)
-    return pool
 
 
 # ---- the query ---------------------------------------------------------------------------------------
@@ -192,7 +148,7 @@ async def list_sites_json(
 ) -> bytes:
     """One page of `GET /sites` as the JSON of `Page[SiteRead]`, ordered by code (then id)."""
     sql, args = list_query(principal, filters, page)
-    pool = await read_pool(app).pool()
+    pool = await direct_pool(app).pool()
     memo = RENDERED_SITES
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql, *args)
