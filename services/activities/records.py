@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import ColumnElement, Table, insert, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import ColumnDefault
 
@@ -29,6 +29,7 @@ from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.errors import NotFound, define_titles
 from services.common.etag import require_if_match
+from services.common.onewrite import CreateStatement
 from services.common.pagination import PageParams, keyset_page
 from services.common.timeutil import IsoDate
 
@@ -191,6 +192,9 @@ def row_values(table: Table, values: dict[str, Any], created_by: str) -> dict[st
     return row
 
 
+_CREATE_STATEMENTS: dict[Table, CreateStatement] = {}
+
+
 async def insert_record(
     session: AsyncSession,
     request: Request,
@@ -198,21 +202,19 @@ async def insert_record(
     kind: RecordKind[Any],
     values: dict[str, Any],
 ) -> dict[str, Any]:
-    """:func:`create_record` without the ORM, for the hot create paths (issue 7, P4): one Core
-    INSERT of the complete row (no unit of work, no RETURNING) and the same audit row. Returns the
-    stored row as a dict (the columns the resource's read model validates from)."""
+    """:func:`create_record` without the ORM, for the hot create paths (issue 7, P4): the complete
+    row (defaults filled in here, so nothing needs reading back), its audit row and its change
+    event written by one statement (:mod:`services.common.onewrite`). Returns the stored row as a
+    dict (the columns the resource's read model validates from)."""
     await ensure_can_write_site(request, principal, values["site_id"])
     table: Table = kind.model.__table__  # type: ignore[attr-defined]
+    statement = _CREATE_STATEMENTS.get(table)
+    if statement is None:
+        statement = _CREATE_STATEMENTS[table] = CreateStatement(table, audit)
     row = row_values(table, values, principal.sub)
-    await session.execute(insert(table), row)
-    await audit(
-        session,
-        request,
-        principal,
-        f"{kind.object_type}.create",
-        kind.object_type,
-        row["id"],
-        after={key: json_ready(value) for key, value in row.items()},
+    snapshot = {key: json_ready(value) for key, value in row.items()}
+    await statement.execute(
+        session, request, statement.arguments(request, principal, kind.object_type, row, snapshot)
     )
     return row
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -52,6 +52,35 @@ def client_ip(request: Request | None) -> str | None:
     return request.client.host if request.client else None
 
 
+def audit_values(
+    *,
+    actor: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    before: Any = None,
+    after: Any = None,
+    request: Request | None = None,
+    note: str | None = None,
+    actor_name: str | None = None,
+) -> dict[str, Any]:
+    """One audit row; ``before``/``after`` must already be JSON-ready."""
+    return {
+        "id": uuid.uuid4(),
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "actor": actor.sub if actor else (actor_name or "system"),
+        "actor_role": actor.role if actor else "system",
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "before": before,
+        "after": after,
+        "request_id": current_request_id(),
+        "client_ip": client_ip(request),
+        "note": note,
+    }
+
+
 async def record_audit(
     session: AsyncSession,
     table: Table,
@@ -68,49 +97,31 @@ async def record_audit(
 ) -> None:
     await session.execute(
         insert(table).values(
-            id=uuid.uuid4(),
-            occurred_at=dt.datetime.now(dt.UTC),
-            actor=actor.sub if actor else (actor_name or "system"),
-            actor_role=actor.role if actor else "system",
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id) if object_id is not None else None,
-            before=jsonable_encoder(before) if before is not None else None,
-            after=jsonable_encoder(after) if after is not None else None,
-            request_id=current_request_id(),
-            client_ip=client_ip(request),
-            note=note,
+            audit_values(
+                actor=actor,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                before=jsonable_encoder(before) if before is not None else None,
+                after=jsonable_encoder(after) if after is not None else None,
+                request=request,
+                note=note,
+                actor_name=actor_name,
+            )
         )
     )
 
 
-class AuditWriter(Protocol):
+class AuditWriter:
+    """A service's audit function, bound to its own audit table (:func:`audit_writer`)."""
+
+    def __init__(self, table: Table, *, outbox: Table | None = None, redact: Redactor = no_redaction) -> None:
+        self.table = table
+        self.outbox = outbox
+        self.redact = redact
+
     async def __call__(
         self,
-        session: AsyncSession,
-        request: Request | None,
-        actor: Principal | None,
-        action: str,
-        object_type: str,
-        object_id: Any,
-        *,
-        before: Any = None,
-        after: Any = None,
-        note: str | None = None,
-    ) -> None: ...
-
-
-def audit_writer(
-    table: Table, *, outbox: Table | None = None, redact: Redactor = no_redaction
-) -> AuditWriter:
-    """A service's audit function, bound to its own audit table.
-
-    With ``outbox``, every audited change also emits its change-feed event in the same
-    transaction (:mod:`services.common.outbox`): ``<object_type>.<verb>`` with the object's new
-    state passed through ``redact`` (personal data masked). Audited reads emit nothing.
-    """
-
-    async def audit(
         session: AsyncSession,
         request: Request | None,
         actor: Principal | None,
@@ -125,47 +136,60 @@ def audit_writer(
         # Encoded once here, for the audit row and the event alike.
         before = jsonable_encoder(before) if before is not None else None
         after = jsonable_encoder(after) if after is not None else None
-        await record_audit(
-            session,
-            table,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            before=before,
-            after=after,
-            request=request,
-            note=note,
+        await session.execute(
+            insert(self.table).values(
+                audit_values(
+                    actor=actor,
+                    action=action,
+                    object_type=object_type,
+                    object_id=object_id,
+                    before=before,
+                    after=after,
+                    request=request,
+                    note=note,
+                )
+            )
         )
-        if outbox is not None:
-            _emit_change(session, outbox, redact, action, object_type, object_id, before, after)
+        if self.outbox is not None:
+            change = self.change(action, object_type, object_id, before, after)
+            if change is not None:
+                emit(session, self.outbox, **change)
 
-    return audit
+    def change(
+        self, action: str, object_type: str, object_id: Any, previous: Any, state: Any
+    ) -> dict[str, Any] | None:
+        """The change-feed event of an audited action (``emit``'s arguments), or None for actions
+        that change nothing. ``previous``/``state``: the object before and after, JSON-ready."""
+        kind = event_type(action, object_type)
+        if kind is None:
+            return None
+        if isinstance(state, dict):
+            data: dict[str, Any] | None = self.redact(object_type, state)
+        else:
+            data = None if state is None else {"value": state}
+        site_id = None
+        for snapshot in (state, previous):
+            if isinstance(snapshot, dict) and snapshot.get("site_id"):
+                site_id = snapshot["site_id"]
+                break
+        if site_id is None and object_type == "site":
+            site_id = object_id
+        return {
+            "type": kind,
+            "object_type": object_type,
+            "object_id": object_id,
+            "site_id": site_id,
+            "data": data,
+        }
 
 
-def _emit_change(
-    session: AsyncSession,
-    outbox: Table,
-    redact: Redactor,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    previous: Any,
-    state: Any,
-) -> None:
-    """``previous``/``state``: the object before and after, already JSON-encoded."""
-    kind = event_type(action, object_type)
-    if kind is None:
-        return
-    if isinstance(state, dict):
-        data: dict[str, Any] | None = redact(object_type, state)
-    else:
-        data = None if state is None else {"value": state}
-    site_id = None
-    for snapshot in (state, previous):
-        if isinstance(snapshot, dict) and snapshot.get("site_id"):
-            site_id = snapshot["site_id"]
-            break
-    if site_id is None and object_type == "site":
-        site_id = object_id
-    emit(session, outbox, type=kind, object_type=object_type, object_id=object_id, site_id=site_id, data=data)
+def audit_writer(
+    table: Table, *, outbox: Table | None = None, redact: Redactor = no_redaction
+) -> AuditWriter:
+    """A service's audit function, bound to its own audit table.
+
+    With ``outbox``, every audited change also emits its change-feed event in the same
+    transaction (:mod:`services.common.outbox`): ``<object_type>.<verb>`` with the object's new
+    state passed through ``redact`` (personal data masked). Audited reads emit nothing.
+    """
+    return AuditWriter(table, outbox=outbox, redact=redact)
