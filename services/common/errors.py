@@ -340,7 +340,7 @@ class UnhandledErrorMiddleware:
 
 def _database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database is unreachable or restarting, through
-    SQLAlchemy or through a raw asyncpg pool (the registry's site list has one)."""
+    SQLAlchemy or through a service's direct asyncpg pool (:mod:`services.common.directpool`)."""
     from asyncpg.exceptions import ConnectionDoesNotExistError, PostgresConnectionError
     from asyncpg.exceptions import InterfaceError as PgInterfaceError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
