@@ -94,7 +94,12 @@ async def record_audit(
     request: Request | None = None,
     note: str | None = None,
     actor_name: str | None = None,
+    encoded: bool = False,
 ) -> None:
+    """Write one audit row. ``encoded``: ``before``/``after`` are JSON-ready already."""
+    if not encoded:
+        before = jsonable_encoder(before) if before is not None else None
+        after = jsonable_encoder(after) if after is not None else None
     await session.execute(
         insert(table).values(
             audit_values(
@@ -102,8 +107,8 @@ async def record_audit(
                 action=action,
                 object_type=object_type,
                 object_id=object_id,
-                before=jsonable_encoder(before) if before is not None else None,
-                after=jsonable_encoder(after) if after is not None else None,
+                before=before,
+                after=after,
                 request=request,
                 note=note,
                 actor_name=actor_name,
@@ -136,19 +141,18 @@ class AuditWriter:
         # Encoded once here, for the audit row and the event alike.
         before = jsonable_encoder(before) if before is not None else None
         after = jsonable_encoder(after) if after is not None else None
-        await session.execute(
-            insert(self.table).values(
-                audit_values(
-                    actor=actor,
-                    action=action,
-                    object_type=object_type,
-                    object_id=object_id,
-                    before=before,
-                    after=after,
-                    request=request,
-                    note=note,
-                )
-            )
+        await record_audit(
+            session,
+            self.table,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+            request=request,
+            note=note,
+            encoded=True,
         )
         if self.outbox is not None:
             change = self.change(action, object_type, object_id, before, after)
