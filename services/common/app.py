@@ -21,6 +21,7 @@ from services.common.db import create_engine, make_sessionmaker
 from services.common.directpool import close_direct_pool
 from services.common.errors import install_error_handlers, problem_response
 from services.common.idempotency import idempotency_table
+from services.common.memory import freeze_startup_objects
 from services.common.metrics import add_collector, install_metrics
 from services.common.openapi import document_problems
 from services.common.outbox import outbox_table
@@ -81,6 +82,7 @@ def create_service_app(
         app.state.idempotency_table = tables.idempotency
         if on_startup is not None:
             await on_startup(app)
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from services.common.app import add_health_routes
 from services.common.db import create_engine, make_sessionmaker
 from services.common.errors import UnhandledErrorMiddleware, install_error_handlers
+from services.common.memory import freeze_startup_objects
 from services.common.metrics import GATEWAY_METRICS_PATH, add_collector, install_metrics
 from services.common.requestid import RequestIdMiddleware, configure_logging
 from services.common.responses import json_response
@@ -85,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.accounts = AccountStates(app.state.sessionmaker, settings.asyncpg_dsn)
         await app.state.accounts.start()
         app.state.proxy = create_proxy_context(settings, app.state.token_verifier, app.state.accounts)
+        freeze_startup_objects()
         try:
             yield
         finally:
