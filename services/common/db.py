@@ -1,7 +1,8 @@
 """Database plumbing: one async engine per process, one transaction per request.
 
-The request's session is opened by :func:`get_session`; it commits when the
-handler returned normally and rolls back on any exception. The dependency uses
+The request's session (:data:`DbSession`) is opened per request; its transaction begins with
+its first statement, commits when the handler returned normally and rolls back on any
+exception. The dependency uses
 FastAPI's ``scope="function"`` so the commit happens *before* the response is
 sent: a failed commit becomes an error response, never a 201 for lost data.
 """
@@ -52,9 +53,14 @@ _FAULTS = os.environ.get("LINJU_ENV") == "test"
 
 async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    # The transaction begins with the first statement (SQLAlchemy's autobegin), so a request that
+    # never touches the session (a one-statement create, services.common.onewrite) pays nothing
+    # for it. An exception from the handler leaves the block: the session closes and rolls back.
+    async with sessionmaker() as session:
         request.state.db = session
         yield session
+        if session.in_transaction():
+            await session.commit()
     if _FAULTS and request.headers.get("x-linju-fault") == "exit-after-commit":
         os._exit(137)
 

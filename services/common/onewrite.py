@@ -168,8 +168,8 @@ class CreateStatement:
 
 
 def _in_database_transaction(session: AsyncSession) -> bool:
-    """Whether the session's transaction has begun on the database (the request's lazy
-    ``session.begin()`` has not until its first statement; an Idempotency-Key's lock is one)."""
+    """Whether the session's transaction has begun on the database (the request's session begins
+    with its first statement; an Idempotency-Key's lock is one)."""
     transaction = session.sync_session.get_transaction()
     if transaction is None:
         return False

@@ -94,20 +94,26 @@ def test_the_statement_writes_row_audit_and_event_or_nothing(stack: RunningStack
     assert asyncio.run(_counts(dsn, bad["id"])) == (0, 0, 0)
 
 
-def test_a_lazily_begun_session_runs_alone_and_a_used_one_inside(stack: RunningStack) -> None:
-    """The request's session is begun lazily: before its first statement the create runs alone on
-    the direct pool; after it (an Idempotency-Key's lock) inside that transaction. This pins the
-    SQLAlchemy internals the choice reads, so an upgrade that changes them fails here."""
+def test_an_unused_session_runs_alone_and_a_used_one_inside(stack: RunningStack) -> None:
+    """The request's session begins with its first statement: before it the create runs alone on
+    the direct pool; after it (an Idempotency-Key's lock) inside that transaction. An explicitly
+    begun session counts as begun only once it has run a statement. This pins the SQLAlchemy
+    internals the choice reads, so an upgrade that changes them fails here."""
 
-    async def scenario() -> tuple[bool, bool]:
+    async def scenario() -> list[bool]:
         engine = create_engine(ServiceSettings(database_url=stack.database_url).async_database_url)
+        seen = []
         try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                before = _in_database_transaction(session)
+            async with make_sessionmaker(engine)() as session:
+                seen.append(_in_database_transaction(session))
                 await session.execute(text("SELECT 1"))
-                after = _in_database_transaction(session)
-            return before, after
+                seen.append(_in_database_transaction(session))
+            async with make_sessionmaker(engine)() as session, session.begin():
+                seen.append(_in_database_transaction(session))
+                await session.execute(text("SELECT 1"))
+                seen.append(_in_database_transaction(session))
+            return seen
         finally:
             await engine.dispose()
 
-    assert asyncio.run(scenario()) == (False, True)
+    assert asyncio.run(scenario()) == [False, True, False, True]
