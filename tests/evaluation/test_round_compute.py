@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.evaluation.scorecards.compute import explanation_in_full
 from tests.activities.test_metrics import NOTICE, PHOTO, SIGN_IN, at, day, insert
 from tests.conftest import RunningStack, bearer, login
 from tests.evaluation.test_rounds import EVAL, assign, create_evaluator, create_round, scorecards_of
@@ -247,9 +248,9 @@ def snapshot(stack: RunningStack, round_id: str) -> dict[str, Any]:
         uuid.UUID(round_id),
     )
     items = stack.sql(
-        "SELECT i.scorecard_id, i.code, i.auto_points, i.final_points, i.explanation, i.updated_by "
-        "FROM evaluation.scorecard_items i JOIN evaluation.scorecards c ON c.id = i.scorecard_id "
-        "WHERE c.round_id = $1",
+        "SELECT i.scorecard_id, i.code, i.auto_points, i.final_points, i.explanation, i.manual_inputs, "
+        "i.updated_by FROM evaluation.scorecard_items i JOIN evaluation.scorecards c "
+        "ON c.id = i.scorecard_id WHERE c.round_id = $1",
         uuid.UUID(round_id),
     )
     state: dict[str, Any] = {}
@@ -262,13 +263,23 @@ def snapshot(stack: RunningStack, round_id: str) -> dict[str, Any]:
             "items": {},
         }
     for item in items:
-        state[str(item["scorecard_id"])]["items"][item["code"]] = (
+        card = state[str(item["scorecard_id"])]
+        stored = json.loads(item["explanation"])
+        card["items"][item["code"]] = (
             item["auto_points"],
             item["final_points"],
-            json.loads(item["explanation"]),
+            stored,
+            # As read: the records an explanation stored by reference names, from the card's inputs.
+            explanation_in_full(stored, card["inputs"], json.loads(item["manual_inputs"])),
             item["updated_by"],
         )
     return state
+
+
+def explanations(gateway: httpx.Client, token: str, card_id: str) -> dict[str, Any]:
+    response = gateway.get(f"{EVAL}/scorecards/{card_id}", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return {item["code"]: item["explanation"] for item in response.json()["items"]}
 
 
 def test_a_round_computed_at_once_equals_each_scorecard_computed_alone(
@@ -289,9 +300,14 @@ def test_a_round_computed_at_once_equals_each_scorecard_computed_alone(
             None if v is None else str(v) for v in stored[:3]
         )
 
+    # Read back, every explanation names its records in full; computing a scorecard alone answers
+    # with the same explanations.
+    shown = {card_id: explanations(gateway, district_token, card_id) for card_id in at_once}
     for card_id in rich_round["cards"].values():
         alone = gateway.post(f"{EVAL}/scorecards/{card_id}/compute", headers=bearer(district_token))
         assert alone.status_code == 200, alone.text
+        assert {item["code"]: item["explanation"] for item in alone.json()["items"]} == shown[card_id]
+        assert explanations(gateway, district_token, card_id) == shown[card_id]
     one_by_one = snapshot(stack, round_id)
 
     for card_id, card in at_once.items():
@@ -304,8 +320,9 @@ def test_a_round_computed_at_once_equals_each_scorecard_computed_alone(
     totals = {card["totals"][0] for card in at_once.values()}
     assert len(totals) >= 3
     assert any(card["totals"][3] is not None for card in at_once.values())  # a survey rate
-    explained = at_once[rich_round["cards"][rich_round["sites"][0]]]["items"]["C15"][2]
+    explained = at_once[rich_round["cards"][rich_round["sites"][0]]]["items"]["C15"][3]
     assert explained["counted"] and explained["excluded"]  # theme activities counted and left out
+    assert shown[rich_round["cards"][rich_round["sites"][0]]]["C15"] == explained
 
     # Each compute left its audit row and change-feed event, the round's like the single ones.
     for card_id in rich_round["cards"].values():
@@ -324,6 +341,29 @@ def test_a_round_computed_at_once_equals_each_scorecard_computed_alone(
             card_id,
         )
         assert len(events) == 2 and events[0]["data"] == events[1]["data"]
+
+
+def test_explanations_read_exactly_as_if_stored_in_full(
+    gateway: httpx.Client, district_token: str, stack: RunningStack, rich_round: dict[str, Any]
+) -> None:
+    """Items store their explanation by reference; read back, it is the full explanation as the
+    database would give it back (JSONB orders keys by length, then bytewise), byte for byte."""
+    round_id = rich_round["round"]["id"]
+    response = gateway.post(f"{EVAL}/rounds/{round_id}/compute", headers=bearer(district_token))
+    assert response.status_code == 200, response.text
+    for card_id in rich_round["cards"].values():
+        stored = {
+            row["code"]: json.loads(row["explanation"])
+            for row in stack.sql(
+                "SELECT code, explanation FROM evaluation.scorecard_items WHERE scorecard_id = $1",
+                uuid.UUID(card_id),
+            )
+        }
+        for code, shown in explanations(gateway, district_token, card_id).items():
+            if "read" in stored[code]:  # auto and hybrid items
+                assert list(shown) and sorted(stored[code]["read"]) == sorted(shown["inputs"])
+            round_trip = stack.sql("SELECT CAST($1 AS jsonb)::text AS e", json.dumps(shown))[0]["e"]
+            assert json.dumps(shown) == json.dumps(json.loads(round_trip))
 
 
 def test_many_site_facts_and_metrics_equal_the_single_site_ones(

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, Uuid
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,14 @@ class Activity(SiteRecord, Base):
     __table_args__ = (
         Index("ix_activities_site_starts", "site_id", "starts_at"),
         Index("ix_activities_site_category_starts", "site_id", "category", "starts_at"),
+        # The theme count (C15) of a round's metrics: an index-only scan of ~7 % of the rows (act0004).
+        Index(
+            "ix_activities_theme_site_starts",
+            "site_id",
+            "starts_at",
+            postgresql_include=["id", "attendance", "has_sign_in_sheet", "has_photo"],
+            postgresql_where=text("is_theme"),
+        ),
         CheckConstraint("ends_at >= starts_at", name="ends_after_starts"),
         CheckConstraint("attendance >= 0", name="attendance_not_negative"),
     )

@@ -18,7 +18,22 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Date, DateTime, Text, and_, cast, column, func, not_, select, text, true, tuple_
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    not_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +66,12 @@ def text_ids(id_column: Any, *order: Any, where: Any = None) -> Any:
     """``array_agg(id::text ORDER BY order…) [FILTER (WHERE where)]``: ids as text, no decoding."""
     aggregate = func.array_agg(aggregate_order_by(cast(id_column, Text), *order), type_=ARRAY(Text))
     return aggregate.filter(where) if where is not None else aggregate
+
+
+def _among(site_column: Any, sites: list[uuid.UUID]) -> Any:
+    """``site_id = ANY(:sites)``: one array parameter, where ``IN`` would be expanded into one
+    parameter per site, re-processed on every execution (~2 ms a query for 300 sites)."""
+    return site_column == any_(bindparam("sites", sites, type_=ARRAY(Uuid)))
 
 
 def id_set(ids: Ids | None) -> Doc:
@@ -98,7 +119,7 @@ async def sites_metrics(
                 Deliberation.id, Deliberation.held_on, Deliberation.id, where=not_(COMPLETE_DELIBERATION)
             ).label("incomplete"),
         )
-        .where(Deliberation.site_id.in_(sites), Deliberation.held_on.between(date_from, date_to))
+        .where(_among(Deliberation.site_id, sites), Deliberation.held_on.between(date_from, date_to))
         .group_by(Deliberation.site_id),
     )
     volunteers = await _volunteers(session, sites, date_from, date_to)
@@ -115,7 +136,7 @@ async def sites_metrics(
             ),
         )
         .where(
-            ActivityPlan.site_id.in_(sites),
+            _among(ActivityPlan.site_id, sites),
             ActivityPlan.month.between(
                 dt.date.fromisoformat(f"{months[0]}-01"), dt.date.fromisoformat(f"{months[-1]}-01")
             ),
@@ -131,7 +152,7 @@ async def sites_metrics(
             Recognition.level,
             text_ids(Recognition.id, Recognition.date, Recognition.id).label("ids"),
         )
-        .where(Recognition.site_id.in_(sites), Recognition.date.between(date_from, date_to))
+        .where(_among(Recognition.site_id, sites), Recognition.date.between(date_from, date_to))
         .group_by(Recognition.site_id, Recognition.kind, Recognition.level),
     )
     return [
@@ -159,9 +180,9 @@ async def sites_metrics(
 
 async def _themes(
     session: AsyncSession, sites: list[uuid.UUID], date_from: dt.date, date_to: dt.date
-) -> tuple[dict[uuid.UUID, list[Any]], dict[uuid.UUID, Any]]:
-    """Theme activities per site and month, and per site over the period: one scan, grouped twice
-    (GROUPING SETS), sorting only the narrow rows the aggregates need."""
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Theme activities per site and month: one scan, sorting only the narrow rows the aggregates
+    need. The period's lists are the months' lists one after the other (:func:`_themes_doc`)."""
     theme = (
         select(
             Activity.site_id,
@@ -173,7 +194,7 @@ async def _themes(
             and_(HAS_EVIDENCE, LARGE).label("large"),
         )
         .where(
-            Activity.site_id.in_(sites),
+            _among(Activity.site_id, sites),
             Activity.starts_at >= _start_of(date_from),
             Activity.starts_at < _start_of(date_to + dt.timedelta(days=1)),
             Activity.is_theme,
@@ -181,45 +202,52 @@ async def _themes(
         .cte("theme")
     )
     order = (theme.c.starts_at, theme.c.id)
-    per_month: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    sizes: dict[uuid.UUID, Any] = {}
+    per_month: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
     for row in await session.execute(
         select(
             theme.c.site_id,
             theme.c.month,
-            func.grouping(theme.c.month).label("whole_period"),
             text_ids(theme.c.id, *order, where=theme.c.counted).label("with_evidence"),
             text_ids(theme.c.id, *order, where=not_(theme.c.counted)).label("without_evidence"),
             text_ids(theme.c.id, *order, where=theme.c.mid).label("mid"),
             text_ids(theme.c.id, *order, where=theme.c.large).label("large"),
-        ).group_by(func.grouping_sets(tuple_(theme.c.site_id, theme.c.month), tuple_(theme.c.site_id)))
+        ).group_by(theme.c.site_id, theme.c.month)
     ):
-        if row.whole_period:
-            sizes[row.site_id] = row
-        else:
-            per_month[row.site_id].append(row)
-    return per_month, sizes
+        per_month[row.site_id][row.month] = row
+    return per_month
 
 
-def _themes_doc(
-    themes: tuple[dict[uuid.UUID, list[Any]], dict[uuid.UUID, Any]], site_id: uuid.UUID, months: list[str]
-) -> Doc:
-    per_month_rows, sizes = themes
-    per_month = {row.month: row for row in per_month_rows.get(site_id, [])}
-    size = sizes.get(site_id)
-    return {
-        "per_month": [
+def _themes_doc(themes: dict[uuid.UUID, dict[str, Any]], site_id: uuid.UUID, months: list[str]) -> Doc:
+    """A month (Asia/Shanghai) holds a stretch of ``starts_at``: the months' lists, in order, make
+    the period's lists in the single-site order (``starts_at``, then id)."""
+    rows = themes.get(site_id, {})
+    counted: Ids = []
+    left_out: Ids = []
+    mid_sized: Ids = []
+    large: Ids = []
+    per_month = []
+    for m in months:
+        row = rows.get(m)
+        if row is None:
+            per_month.append({"month": m, "with_evidence": id_set(None), "without_evidence": id_set(None)})
+            continue
+        per_month.append(
             {
                 "month": m,
-                "with_evidence": id_set(per_month[m].with_evidence if m in per_month else None),
-                "without_evidence": id_set(per_month[m].without_evidence if m in per_month else None),
+                "with_evidence": id_set(row.with_evidence),
+                "without_evidence": id_set(row.without_evidence),
             }
-            for m in months
-        ],
-        "with_evidence": id_set(size.with_evidence if size else None),
-        "without_evidence": id_set(size.without_evidence if size else None),
-        "attendance_50_100": id_set(size.mid if size else None),
-        "attendance_over_100": id_set(size.large if size else None),
+        )
+        counted += row.with_evidence or ()
+        left_out += row.without_evidence or ()
+        mid_sized += row.mid or ()
+        large += row.large or ()
+    return {
+        "per_month": per_month,
+        "with_evidence": id_set(counted),
+        "without_evidence": id_set(left_out),
+        "attendance_50_100": id_set(mid_sized),
+        "attendance_over_100": id_set(large),
     }
 
 
@@ -232,13 +260,13 @@ async def _casework(
     cases = await _by_site(
         session,
         select(Case.site_id, text_ids(Case.id, Case.opened_on, Case.id).label("ids"))
-        .where(Case.site_id.in_(sites), Case.opened_on.between(date_from, date_to))
+        .where(_among(Case.site_id, sites), Case.opened_on.between(date_from, date_to))
         .group_by(Case.site_id),
     )
     groups = await _by_site(
         session,
         select(Group.site_id, text_ids(Group.id, Group.opened_on, Group.id).label("ids"))
-        .where(Group.site_id.in_(sites), Group.opened_on.between(date_from, date_to))
+        .where(_among(Group.site_id, sites), Group.opened_on.between(date_from, date_to))
         .group_by(Group.site_id),
     )
 
@@ -270,7 +298,7 @@ async def _volunteers(
             Volunteer.site_id,
             text_ids(Volunteer.id, Volunteer.registered_on, Volunteer.id).label("ids"),
         )
-        .where(Volunteer.site_id.in_(sites), Volunteer.registered_on <= date_to)
+        .where(_among(Volunteer.site_id, sites), Volunteer.registered_on <= date_to)
         .group_by(Volunteer.site_id),
     )
     hours = await _by_site(
@@ -280,7 +308,7 @@ async def _volunteers(
             func.coalesce(func.sum(VolunteerHours.hours), 0).label("hours"),
             text_ids(VolunteerHours.id, VolunteerHours.date, VolunteerHours.id).label("ids"),
         )
-        .where(VolunteerHours.site_id.in_(sites), VolunteerHours.date.between(date_from, date_to))
+        .where(_among(VolunteerHours.site_id, sites), VolunteerHours.date.between(date_from, date_to))
         .group_by(VolunteerHours.site_id),
     )
 
@@ -312,10 +340,12 @@ async def _safety(
                 "without_record"
             ),
         )
-        .where(SafetyTraining.site_id.in_(sites), SafetyTraining.held_on.between(date_from, date_to))
+        .where(_among(SafetyTraining.site_id, sites), SafetyTraining.held_on.between(date_from, date_to))
         .group_by(SafetyTraining.site_id),
     )
-    in_period = and_(SafetyPatrol.site_id.in_(sites), SafetyPatrol.patrolled_on.between(date_from, date_to))
+    in_period = and_(
+        _among(SafetyPatrol.site_id, sites), SafetyPatrol.patrolled_on.between(date_from, date_to)
+    )
     p_order = (SafetyPatrol.patrolled_on, SafetyPatrol.id)
     month = func.to_char(SafetyPatrol.patrolled_on, "YYYY-MM")
     per_month = await _by_site_many(
@@ -437,7 +467,7 @@ async def _brand(session: AsyncSession, sites: list[uuid.UUID], date_from: dt.da
                 BrandProject.id, *order, where=and_(service_project, not_(BrandProject.implemented))
             ).label("planned"),
         )
-        .where(BrandProject.site_id.in_(sites), BrandProject.started_on.between(date_from, date_to))
+        .where(_among(BrandProject.site_id, sites), BrandProject.started_on.between(date_from, date_to))
         .group_by(BrandProject.site_id),
     )
 

@@ -14,6 +14,7 @@ from services.activities.metrics import batch, service
 from services.activities.metrics.schemas import SiteMetrics
 from services.common.auth import Principal, ServiceOnly, require_roles
 from services.common.db import DbSession
+from services.common.memory import paused_gc
 from services.common.timeutil import IsoDate
 
 # No prefix: the router also carries the service-only `/internal/metrics`.
@@ -79,5 +80,9 @@ async def sites_metrics(session: DbSession, _: ServiceOnly, body: SitesMetricsQu
     for one period, as `{"items": [...]}` in the order of `site_ids` — without the `activities`
     part, which the rubric does not read. Computed with one grouped query per count for all the
     sites at once (a whole evaluation round). Unknown sites simply have nothing to count."""
-    items = await batch.sites_metrics(session, body.site_ids, body.period_from, body.period_to)
-    return Response(orjson.dumps({"items": items}), media_type="application/json")
+    with paused_gc():
+        items = await batch.sites_metrics(session, body.site_ids, body.period_from, body.period_to)
+        content = orjson.dumps({"items": items})
+        # Freed before the collector runs again: it would otherwise walk them all once.
+        del items
+    return Response(content, media_type="application/json")

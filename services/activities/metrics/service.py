@@ -123,10 +123,10 @@ def _activity_period(site_id: uuid.UUID, date_from: dt.date, date_to: dt.date) -
     )
 
 
-# A theme activity counts for C15 only with a handwritten sign-in sheet and a photo in its evidence.
-HAS_EVIDENCE = and_(
-    Activity.evidence.contains([{"kind": "sign_in_sheet"}]), Activity.evidence.contains([{"kind": "photo"}])
-)
+# A theme activity counts for C15 only with a handwritten sign-in sheet and a photo in its evidence:
+# the flags every write keeps in step with the evidence (services.activities.activities.service), so
+# a round's theme activities are counted from an index alone (ix_activities_theme_site_starts).
+HAS_EVIDENCE = and_(Activity.has_sign_in_sheet, Activity.has_photo)
 COUNTED_THEME = and_(Activity.is_theme, HAS_EVIDENCE)
 MID_SIZED = Activity.attendance.between(50, 100)
 LARGE = Activity.attendance > 100

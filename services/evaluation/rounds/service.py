@@ -25,6 +25,7 @@ from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.enums import RoundKind, RoundState, ScorecardState, SiteStatus
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
+from services.common.memory import paused_gc
 from services.common.pagination import PageParams, keyset_page
 from services.evaluation.audit import audit
 from services.evaluation.clients import Upstream
@@ -398,12 +399,13 @@ async def compute_round(
             )
         )
     computed_at = utcnow()
-    computed, skipped = await scorecards.compute_round(
-        session, request, principal, found, rubric, only_sites=only_sites
-    )
-    return RoundComputed.model_validate(
-        {"round_id": found.id, "computed_at": computed_at, "computed": computed, "skipped": skipped}
-    )
+    with paused_gc():  # hundreds of thousands of short-lived objects: see services.common.memory
+        computed, skipped = await scorecards.compute_round(
+            session, request, principal, found, rubric, only_sites=only_sites
+        )
+        return RoundComputed.model_validate(
+            {"round_id": found.id, "computed_at": computed_at, "computed": computed, "skipped": skipped}
+        )
 
 
 # ---- closing and publishing ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def record(
     rec: InputRecord = {
         "value": _json_value(value),
         "source": source,
-        "counted_ids": [str(i) for i in counted_ids],
+        "counted_ids": list(map(str, counted_ids)),
         "excluded": [{"id": str(e["id"]), "why": e["why"]} for e in excluded],
     }
     if note:
@@ -63,7 +63,7 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _ids(id_set: Mapping[str, Any] | None) -> list[str]:
-    return [str(i) for i in (id_set or {}).get("ids", [])]
+    return list(map(str, (id_set or {}).get("ids", [])))
 
 
 def _count(id_set: Mapping[str, Any] | None) -> int:

@@ -68,7 +68,9 @@ class ScorecardItem(Base):
     max_points: Mapped[Decimal] = mapped_column(Numeric(6, 2))
     applicable: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_points: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
-    # {"inputs": {...}, "rule": [...lines], "counted": {...ids}, "excluded": [{id, why}]}
+    # Auto and hybrid items: {"read": [input names], "rule": [...lines], "missing", "message"}, the
+    # records read kept once in the scorecard's `inputs` (compute.explanation_in_full); manual items
+    # (and items computed before): {"inputs": {...}, "rule": [...], "counted": {...}, "excluded": [...]}.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     manual_inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     manual_points: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))

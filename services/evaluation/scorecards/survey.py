@@ -16,7 +16,8 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import Integer, cast, delete, func, insert, select, true
+from sqlalchemy import Integer, Uuid, any_, bindparam, cast, delete, func, insert, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -69,9 +70,11 @@ async def summarise_many(
 ) -> dict[uuid.UUID, SurveySummary]:
     """The survey summary of each scorecard (two grouped queries, however many scorecards)."""
     per_channel: dict[uuid.UUID, dict[str, int]] = {card_id: {} for card_id in scorecard_ids}
+    # One array parameter (a round's 300 ids), not one parameter per scorecard.
+    cards = bindparam("cards", list(scorecard_ids), type_=ARRAY(Uuid))
     for card_id, channel, count in await session.execute(
         select(SurveyResponse.scorecard_id, SurveyResponse.channel, func.count())
-        .where(SurveyResponse.scorecard_id.in_(scorecard_ids))
+        .where(SurveyResponse.scorecard_id == any_(cards))
         .group_by(SurveyResponse.scorecard_id, SurveyResponse.channel)
     ):
         per_channel[card_id][channel] = int(count)
@@ -87,7 +90,7 @@ async def summarise_many(
             )
             .select_from(SurveyResponse)
             .join(ratings, true())
-            .where(SurveyResponse.scorecard_id.in_(scorecard_ids))
+            .where(SurveyResponse.scorecard_id == any_(cards))
             .group_by(SurveyResponse.scorecard_id)
         )
     }
