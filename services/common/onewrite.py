@@ -4,9 +4,9 @@ Through the session a create costs seven round trips — the checkout's pre-ping
 INSERT, the audit INSERT, the outbox's commit-order lock, the event INSERT, ``COMMIT`` — and more
 Python in SQLAlchemy than in the rest of the request. Here the three rows are one statement::
 
-    WITH lock AS (SELECT pg_advisory_xact_lock($k)),
-         created AS (INSERT INTO <table> (…) VALUES (…)),
-         audited AS (INSERT INTO <schema>.audit_log (…) VALUES (…))
+    WITH created AS (INSERT INTO <table> (…) VALUES (…) RETURNING 1),
+         audited AS (INSERT INTO <schema>.audit_log (…) VALUES (…) RETURNING 1),
+         lock AS (SELECT pg_advisory_xact_lock($k) FROM created, audited)
     INSERT INTO <schema>.outbox (id, type, …) SELECT $…, … FROM lock
 
 * **All or nothing.** Data-modifying CTEs run to completion whether the main query reads them
@@ -15,7 +15,10 @@ Python in SQLAlchemy than in the rest of the request. Here the three rows are on
 * **Commit order kept.** The event's INSERT reads its one row from ``lock``, so its position
   (an identity) is drawn after the outbox's advisory lock is held, and the lock is held until the
   statement's transaction commits — the guarantee :mod:`services.common.outbox` gives every
-  other write (a reader's ``position > cursor`` never skips).
+  other write (a reader's ``position > cursor`` never skips). ``lock`` reads from the two
+  inserts, so they run before it is taken: concurrent creates are serialised only for the event
+  INSERT and the commit (whose WAL flush, ~0.3–1 ms on a VM disk, caps creates per second at
+  about one per flush; bench/README.md, P4).
 * **Where it runs.** Alone it runs on the service's direct pool in autocommit
   (:mod:`services.common.directpool`): one round trip. When the request's session already holds
   a transaction — an ``Idempotency-Key``, whose stored answer must commit with the row — it runs
@@ -87,7 +90,7 @@ class _Columns:
         return [convert(row[name]) for name, convert in zip(self.names, self.converters, strict=True)]
 
 
-_LOCK = "WITH lock AS (SELECT pg_advisory_xact_lock($1::bigint))"
+_LOCK = "lock AS (SELECT pg_advisory_xact_lock($1::bigint) FROM created, audited)"
 
 
 def _insert(table: Table, columns: _Columns, source: str) -> str:
@@ -95,7 +98,7 @@ def _insert(table: Table, columns: _Columns, source: str) -> str:
     definitions, every value a parameter."""
     names = ", ".join(columns.names)
     if source == "VALUES":
-        return f"INSERT INTO {table.fullname} ({names}) VALUES ({columns.placeholders})"  # noqa: S608
+        return f"INSERT INTO {table.fullname} ({names}) VALUES ({columns.placeholders}) RETURNING 1"  # noqa: S608
     return f"INSERT INTO {table.fullname} ({names}) SELECT {columns.placeholders}"
 
 
@@ -114,9 +117,9 @@ class CreateStatement:
         self.event = _Columns.of(writer.outbox, EVENT_COLUMNS, first + len(self.audit.names))
         self.sql = " ".join(
             (
-                _LOCK,
-                f", created AS ({_insert(target, self.target, 'VALUES')})",
+                f"WITH created AS ({_insert(target, self.target, 'VALUES')})",
                 f", audited AS ({_insert(writer.table, self.audit, 'VALUES')})",
+                f", {_LOCK}",
                 _insert(writer.outbox, self.event, "SELECT"),
                 "FROM lock",
             )
