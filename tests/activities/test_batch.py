@@ -494,3 +494,65 @@ def test_a_batch_publishes_one_created_event_per_record(
         )[0]["n"]
         == 0
     )
+
+
+def _events_differing_from_stored_rows(stack: RunningStack, table: str, ids: list[str]) -> list[Any]:
+    """The batch's created events (one per id, all found) whose data is not the stored row as the
+    database renders it (``to_jsonb``, in UTC like the services' sessions) or whose site is not."""
+    rows = stack.sql(
+        "SELECT o.data::text AS published, to_jsonb(r)::text AS stored, o.site_id = r.site_id AS same_site "  # noqa: S608
+        f"FROM activities.outbox o JOIN activities.{table} r ON r.id::text = o.object_id "
+        "WHERE o.type LIKE '%.created' AND o.object_id = ANY($1::text[]) "
+        "AND set_config('TimeZone', 'UTC', true) = 'UTC' ORDER BY o.position",
+        ids,
+    )
+    assert len(rows) == len(ids)
+    return [
+        (r["published"], r["stored"]) for r in rows if r["published"] != r["stored"] or not r["same_site"]
+    ]
+
+
+def test_batch_events_publish_exactly_the_stored_rows(
+    gateway: httpx.Client, district_token: str, stack: RunningStack
+) -> None:
+    """The events are built from the batch's values, not read back: each must equal the stored row
+    (fractions of seconds, offsets, letter case of ids and hashes, escapes, defaults, dates)."""
+    fresh = operated_site(gateway, district_token)
+    site_id, token = fresh["site"]["id"], fresh["operator_token"]
+    partner = str(uuid.uuid4())
+    plain = [
+        _activity(site_id, 0),
+        _activity(
+            site_id, 1, starts_at="2026-01-02T01:00:00.120Z", ends_at="2026-01-02T11:00:00.000001+08:00"
+        ),
+        _activity(
+            site_id.upper(),
+            2,
+            title='引号 "q" \\ back\\slash \t tab 😀 </script>',
+            location="",
+            is_theme=True,
+            target_groups=["elderly", "children_youth"],
+            partner_org_ids=[partner.upper()],
+            evidence=[
+                {"kind": "sign_in_sheet", "uri": "u", "sha256": "AB" * 32},
+                {"kind": "photo", "uri": "p"},
+            ],
+        ),
+        {k: v for k, v in _activity(site_id, 3).items() if k not in ("is_theme", "attendance", "evidence")},
+    ]
+    # A partner id without hyphens is valid but not plain: the schema path builds these rows.
+    schema_path = [*plain, _activity(site_id, 4, partner_org_ids=[partner.replace("-", "")])]
+    deliberations = [_deliberation(site_id, n) for n in range(3)]
+    trainings = [
+        {"site_id": site_id, "held_on": "2026-01-05", "topic": f"消防演练 {n}", "attendance": 20}
+        for n in range(2)
+    ]
+    for kind, table, records in (
+        ("activities", "activities", plain),
+        ("activities", "activities", schema_path),
+        ("deliberations", "deliberations", deliberations),
+        ("safety-trainings", "safety_trainings", trainings),
+    ):
+        created = _post(gateway, token, kind, _ndjson(records))
+        assert created.status_code == 201, created.text
+        assert _events_differing_from_stored_rows(stack, table, created.json()["ids"]) == []

@@ -53,6 +53,9 @@ ENABLED = set(ActivityCreate.model_fields) == FIELDS and set(Evidence.model_fiel
 _CATEGORIES = frozenset(c.value for c in ServiceCategory)
 _TARGET_GROUPS = frozenset(g.value for g in TargetGroup)
 _EVIDENCE_KINDS = frozenset(k.value for k in EvidenceKind)
+# An enum member's ``.value`` costs a descriptor call (~0.6 µs); twice a record it showed in profiles.
+_SIGN_IN_SHEET = EvidenceKind.SIGN_IN_SHEET.value
+_PHOTO = EvidenceKind.PHOTO.value
 _MAX_TARGET_GROUPS = len(TargetGroup)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
@@ -108,8 +111,8 @@ def _evidence(items: Any) -> tuple[str, bool, bool]:
         stored.append({"kind": kind, "uri": _text(item.get("uri"), low=1, high=500), "sha256": sha256})
     return (
         orjson.dumps(stored).decode(),
-        EvidenceKind.SIGN_IN_SHEET.value in kinds,
-        EvidenceKind.PHOTO.value in kinds,
+        _SIGN_IN_SHEET in kinds,
+        _PHOTO in kinds,
     )
 
 
