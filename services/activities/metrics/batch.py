@@ -5,7 +5,8 @@ but every query groups by ``site_id`` over all the sites asked for, so a round o
 about a dozen aggregate queries instead of a dozen per site. Each site's document is the
 ``GET /metrics`` document (:class:`~services.activities.metrics.schemas.SiteMetrics`, as JSON)
 except the ``activities`` part, which the rubric does not read. The documents are built as plain
-JSON data (ids aggregated as text by PostgreSQL) and serialised once.
+JSON data (ids aggregated as text by PostgreSQL) and serialised once; the ``themes`` part, with most
+of a round's ids, comes from PostgreSQL as JSON already and is written into the answer as it is.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import (
+    JSON,
     Date,
     DateTime,
     Text,
@@ -26,10 +29,12 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     column,
     func,
     not_,
+    null,
     select,
     text,
     true,
@@ -106,7 +111,7 @@ async def sites_metrics(
     sites = list(dict.fromkeys(site_ids))
     months = months_of(date_from, date_to)
     today = today_shanghai()
-    themes = await _themes(session, sites, date_from, date_to)
+    themes = await _themes(session, sites, date_from, date_to, months)
     casework = await _casework(session, sites, date_from, date_to)
     deliberations = await _by_site(
         session,
@@ -179,16 +184,23 @@ async def sites_metrics(
 
 
 async def _themes(
-    session: AsyncSession, sites: list[uuid.UUID], date_from: dt.date, date_to: dt.date
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Theme activities per site and month: one scan, sorting only the narrow rows the aggregates
-    need. The period's lists are the months' lists one after the other (:func:`_themes_doc`)."""
+    session: AsyncSession, sites: list[uuid.UUID], date_from: dt.date, date_to: dt.date, months: list[str]
+) -> dict[uuid.UUID, orjson.Fragment]:
+    """The ``themes`` document of each site with theme activities in the period, built as JSON by
+    PostgreSQL from one scan of the narrow rows the aggregates need (tens of thousands of ids
+    never become Python objects): per month of the period (every month, in order) the activities
+    with and without evidence, and over the period those and the ones of 50–100 and more than 100
+    people — each list in the single-site order (``starts_at``, then id)."""
     theme = (
         select(
             Activity.site_id,
             Activity.id,
             Activity.starts_at,
-            func.to_char(func.timezone(TZ, Activity.starts_at), "YYYY-MM").label("month"),
+            # The month (Asia/Shanghai) as its position in the period: 1 for the first month.
+            func.width_bucket(
+                Activity.starts_at,
+                bindparam("month_starts", _month_starts(months), type_=ARRAY(DateTime(True))),
+            ).label("month"),
             HAS_EVIDENCE.label("counted"),
             and_(HAS_EVIDENCE, MID_SIZED).label("mid"),
             and_(HAS_EVIDENCE, LARGE).label("large"),
@@ -202,52 +214,122 @@ async def _themes(
         .cte("theme")
     )
     order = (theme.c.starts_at, theme.c.id)
-    per_month: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
-    for row in await session.execute(
+    counted, left_out = theme.c.counted, not_(theme.c.counted)
+    per = (
         select(
             theme.c.site_id,
             theme.c.month,
-            text_ids(theme.c.id, *order, where=theme.c.counted).label("with_evidence"),
-            text_ids(theme.c.id, *order, where=not_(theme.c.counted)).label("without_evidence"),
-            text_ids(theme.c.id, *order, where=theme.c.mid).label("mid"),
-            text_ids(theme.c.id, *order, where=theme.c.large).label("large"),
-        ).group_by(theme.c.site_id, theme.c.month)
-    ):
-        per_month[row.site_id][row.month] = row
-    return per_month
-
-
-def _themes_doc(themes: dict[uuid.UUID, dict[str, Any]], site_id: uuid.UUID, months: list[str]) -> Doc:
-    """A month (Asia/Shanghai) holds a stretch of ``starts_at``: the months' lists, in order, make
-    the period's lists in the single-site order (``starts_at``, then id)."""
-    rows = themes.get(site_id, {})
-    counted: Ids = []
-    left_out: Ids = []
-    mid_sized: Ids = []
-    large: Ids = []
-    per_month = []
-    for m in months:
-        row = rows.get(m)
-        if row is None:
-            per_month.append({"month": m, "with_evidence": id_set(None), "without_evidence": id_set(None)})
-            continue
-        per_month.append(
-            {
-                "month": m,
-                "with_evidence": id_set(row.with_evidence),
-                "without_evidence": id_set(row.without_evidence),
-            }
+            func.count().filter(counted).label("with_count"),
+            json_ids(theme.c.id, *order, where=counted).label("with_ids"),
+            func.count().filter(left_out).label("without_count"),
+            json_ids(theme.c.id, *order, where=left_out).label("without_ids"),
         )
-        counted += row.with_evidence or ()
-        left_out += row.without_evidence or ()
-        mid_sized += row.mid or ()
-        large += row.large or ()
+        .group_by(theme.c.site_id, theme.c.month)
+        .cte("per")
+    )
+    whole = (
+        select(
+            theme.c.site_id,
+            _json_id_set(func.count().filter(counted), json_ids(theme.c.id, *order, where=counted)).label(
+                "with_evidence"
+            ),
+            _json_id_set(func.count().filter(left_out), json_ids(theme.c.id, *order, where=left_out)).label(
+                "without_evidence"
+            ),
+            _json_id_set(
+                func.count().filter(theme.c.mid), json_ids(theme.c.id, *order, where=theme.c.mid)
+            ).label("attendance_50_100"),
+            _json_id_set(
+                func.count().filter(theme.c.large), json_ids(theme.c.id, *order, where=theme.c.large)
+            ).label("attendance_over_100"),
+        )
+        .group_by(theme.c.site_id)
+        .cte("whole")
+    )
+    month = (
+        func.unnest(bindparam("months", months, type_=ARRAY(Text)))
+        .table_valued(column("month", Text), with_ordinality="position")
+        .render_derived(name="period_month")
+    )
+    per_month = (
+        select(
+            whole.c.site_id,
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "month",
+                        month.c.month,
+                        "with_evidence",
+                        _json_id_set(per.c.with_count, per.c.with_ids),
+                        "without_evidence",
+                        _json_id_set(per.c.without_count, per.c.without_ids),
+                    ),
+                    month.c.position,
+                )
+            ).label("per_month"),
+        )
+        .select_from(whole)
+        .join(month, true())
+        .outerjoin(per, and_(per.c.site_id == whole.c.site_id, per.c.month == month.c.position))
+        .group_by(whole.c.site_id)
+        .cte("per_month")
+    )
+    document = func.json_build_object(
+        "per_month",
+        per_month.c.per_month,
+        "with_evidence",
+        whole.c.with_evidence,
+        "without_evidence",
+        whole.c.without_evidence,
+        "attendance_50_100",
+        whole.c.attendance_50_100,
+        "attendance_over_100",
+        whole.c.attendance_over_100,
+    )
     return {
-        "per_month": per_month,
-        "with_evidence": id_set(counted),
-        "without_evidence": id_set(left_out),
-        "attendance_50_100": id_set(mid_sized),
-        "attendance_over_100": id_set(large),
+        site_id: orjson.Fragment(doc)
+        for site_id, doc in await session.execute(
+            select(whole.c.site_id, cast(document, Text)).join(
+                per_month, per_month.c.site_id == whole.c.site_id
+            )
+        )
+    }
+
+
+def _month_starts(months: list[str]) -> list[dt.datetime]:
+    """The instant each month of ``months`` (``YYYY-MM``) begins in Asia/Shanghai, in order."""
+    return [_start_of(dt.date.fromisoformat(f"{m}-01")) for m in months]
+
+
+def json_ids(id_column: Any, *order: Any, where: Any) -> Any:
+    """:func:`text_ids` of the rows ``where`` holds, as a JSON array. The rows left out are NULLs
+    removed afterwards rather than a ``FILTER``: every list of a group then aggregates in the same
+    order, which PostgreSQL sorts the group's rows by once for all of them (not once per list)."""
+    ids = func.array_agg(aggregate_order_by(case((where, cast(id_column, Text))), *order), type_=ARRAY(Text))
+    return func.array_to_json(func.array_remove(ids, null(), type_=ARRAY(Text)), type_=JSON)
+
+
+def _json_id_set(count: Any, ids: Any) -> Any:
+    """:func:`id_set` built by PostgreSQL: ``{"count": n, "ids": [...]}``, 0 and [] for none."""
+    return func.json_build_object(
+        "count", func.coalesce(count, 0), "ids", func.coalesce(ids, func.json_build_array()), type_=JSON
+    )
+
+
+def _themes_doc(themes: dict[uuid.UUID, orjson.Fragment], site_id: uuid.UUID, months: list[str]) -> Any:
+    """A site's theme activities: the document PostgreSQL built (:func:`_themes`), written as it
+    is; a site without any, built here."""
+    built = themes.get(site_id)
+    if built is not None:
+        return built
+    return {
+        "per_month": [
+            {"month": m, "with_evidence": id_set(None), "without_evidence": id_set(None)} for m in months
+        ],
+        "with_evidence": id_set(None),
+        "without_evidence": id_set(None),
+        "attendance_50_100": id_set(None),
+        "attendance_over_100": id_set(None),
     }
 
 

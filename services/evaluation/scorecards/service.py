@@ -21,6 +21,7 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from itertools import repeat
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,10 +31,7 @@ from fastapi.encoders import decimal_encoder, jsonable_encoder
 from sqlalchemy import (
     ColumnElement,
     Table,
-    Uuid,
     and_,
-    any_,
-    bindparam,
     exists,
     false,
     inspect,
@@ -41,7 +39,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.audit import client_ip
@@ -49,7 +47,7 @@ from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
-from services.common.outbox import emit, event_type
+from services.common.outbox import emit_records, event_type
 from services.common.pagination import PageParams, keyset_page
 from services.common.requestid import current_request_id
 from services.evaluation.audit import audit
@@ -505,8 +503,8 @@ _COMPUTED_EXPLANATION = "linju.evaluation.computed_explanation"
 
 def _apply(item: ScorecardItem, scored: compute.Scored, principal: Principal | None) -> None:
     """Store a computed value on an auto or hybrid item and refresh what counts. The explanation
-    is stored by reference (a round's compute builds it so directly); a full one is also kept
-    for this request's answer."""
+    is stored by reference (one built so already, ``referenced``, is kept as it is); a full one is
+    also kept for this request's answer."""
     item.auto_points = scored.points
     if "read" in scored.explanation:
         item.explanation = scored.explanation
@@ -527,31 +525,22 @@ def _reevaluate(
     records: Mapping[str, InputRecord],
     principal: Principal | None,
     only_reading: str | None = None,
-    *,
-    reads: Mapping[str, list[str]] | None = None,
-    results: compute.RuleResults | None = None,
 ) -> None:
     """Evaluate the auto and hybrid indicators (those reading ``only_reading``.* when given).
-    A whole round passes each indicator's ``reads`` (sorted inputs) and its rule ``results``, and
-    has the explanations built by reference directly (it answers with totals only)."""
+    A whole round scores its scorecards with :class:`_RoundScoring` instead."""
     values = engine_values(records)  # once for all the indicators of the scorecard
     for code, indicator in indicators.items():
         item = items.get(code)
         if item is None or item.source == IndicatorSource.MANUAL:
             continue
-        read = reads[code] if reads is not None else sorted(inputs_of(indicator["rule"]))
+        read = sorted(inputs_of(indicator["rule"]))
         if only_reading and not any(n.startswith(only_reading) for n in read):
             continue
-        scored = compute.evaluate_indicator(
-            indicator,
-            records,
-            item.manual_inputs,
-            values=values,
-            read=read,
-            results=results,
-            referenced=results is not None,
+        _apply(
+            item,
+            compute.evaluate_indicator(indicator, records, item.manual_inputs, values=values, read=read),
+            principal,
         )
-        _apply(item, scored, principal)
 
 
 # ---- compute ---------------------------------------------------------------------------------------
@@ -680,7 +669,8 @@ async def compute_round(
 
 class _RoundScoring:
     """Scores the scorecards of a round one by one, sharing what does not change between them:
-    the rubric's indicators, the inputs each rule reads and the rules' results."""
+    the rubric's indicators, the inputs each rule reads, the rules' results and, for an indicator,
+    what its evaluation gives for the same values read (points and stored explanation)."""
 
     def __init__(self, rubric: Rubric, rules: Mapping[str, Any], principal: Principal) -> None:
         self.indicators = _indicators(rubric)
@@ -688,6 +678,7 @@ class _RoundScoring:
         self.results = compute.RuleResults()
         self.rules = rules
         self.principal = principal
+        self._outcomes: dict[tuple[Any, ...], _Outcome] = {}
 
     def score(
         self,
@@ -700,14 +691,32 @@ class _RoundScoring:
         items_set: _Columns,
     ) -> tuple[dict[str, Any], tuple[uuid.UUID, dict[str, Any], dict[str, Any]]]:
         """Score one scorecard: its row and its items' rows go to the sets to write; returns its
-        entry of the answer and its audit entry (id, before, after)."""
+        entry of the answer and its audit entry (id, before, after). Each auto or hybrid item ends
+        as :func:`_reevaluate` would leave it (explanation by reference)."""
         records = {
             **registry_inputs(facts),
             **activity_inputs(metrics),
             **survey_inputs(survey.summary_for_inputs(summary, self.rules)),
         }
         before = {code: item.final_points for code, item in items.items()}
-        _reevaluate(items, self.indicators, records, self.principal, reads=self.reads, results=self.results)
+        values = engine_values(records)  # once for all the indicators of the scorecard
+        explanations: dict[str, str] = {}
+        actor = self.principal.sub
+        for code, indicator in self.indicators.items():
+            item = items.get(code)
+            if item is None or item.source == IndicatorSource.MANUAL:
+                continue
+            points, explanation, explanation_json = self._evaluate(
+                code, indicator, records, values, item.manual_inputs
+            )
+            item.auto_points = points
+            item.explanation = explanation
+            item.final_points = compute.final_points(
+                item.source, points, item.manual_points, item.override_points
+            )
+            item.updated_at = utcnow()
+            item.updated_by = actor
+            explanations[code] = explanation_json
         result = compute.totals(items.values())
         cards_set.add(
             card.id,
@@ -718,14 +727,14 @@ class _RoundScoring:
             result.ratio,
         )
         for code, item in items.items():
-            if item.source != IndicatorSource.MANUAL and code in self.indicators:
+            if code in explanations:
                 items_set.add(
                     card.id,
                     code,
-                    item.auto_points,
-                    orjson.dumps(item.explanation).decode(),
-                    item.final_points,
-                    item.updated_at,
+                    _text(item.auto_points),
+                    explanations[code],
+                    _text(item.final_points),
+                    item.updated_at.isoformat(),
                 )
         entry = {
             "scorecard_id": card.id,
@@ -742,6 +751,47 @@ class _RoundScoring:
             "total": result.total,
         }
         return entry, (card.id, {"final_points": before}, after)
+
+    def _evaluate(
+        self,
+        code: str,
+        indicator: Mapping[str, Any],
+        records: Mapping[str, InputRecord],
+        values: Mapping[str, Any],
+        manual: Mapping[str, Any] | None,
+    ) -> _Outcome:
+        """:func:`compute.evaluate_indicator` (explanation by reference) and the explanation as
+        JSON. An evaluation that scored depends only on the indicator, the values it read (each
+        present or not) and the evaluator's values, so it is remembered under them; one that did
+        not (its message may quote a record's note) is made again each time."""
+        read = self.reads[code]
+        key: tuple[Any, ...] | None
+        # The type is part of the key: True == 1 and 1 == 1.0 must not share an outcome.
+        key = (code, *[(type(v), v) for v in map(values.get, read, repeat(_ABSENT))])
+        if manual:
+            key += (_ABSENT, *[(name, type(v), v) for name, v in sorted(manual.items())])
+        try:
+            known = self._outcomes.get(key)
+        except TypeError:  # an unhashable value: nothing to share
+            key, known = None, None
+        if known is not None:
+            return known
+        scored = compute.evaluate_indicator(
+            indicator, records, manual, values=values, read=read, results=self.results, referenced=True
+        )
+        outcome = (scored.points, scored.explanation, orjson.dumps(scored.explanation).decode())
+        if (
+            key is not None
+            and scored.explanation["missing"] is None
+            and scored.explanation["message"] is None
+        ):
+            self._outcomes[key] = outcome
+        return outcome
+
+
+# An indicator's evaluation: auto points, the explanation stored by reference, and it as JSON.
+_Outcome = tuple[Decimal | None, dict[str, Any], str]
+_ABSENT = object()
 
 
 # Scorecards scored and written at a time by a round's compute (~1.5 MB of JSONB for 50).
@@ -760,6 +810,12 @@ async def _write_scores(
         )
 
 
+def _text(value: Decimal | None) -> str | None:
+    """A decimal as text, read back into ``numeric`` exactly: the items' values go as ``text[]``,
+    which the driver encodes several times faster than ``numeric[]`` (and timestamps likewise)."""
+    return None if value is None else str(value)
+
+
 async def _scoring_state(
     session: AsyncSession, rubric: Rubric, editable: Sequence[Any]
 ) -> tuple[dict[str, Any], dict[uuid.UUID, Any], dict[uuid.UUID, dict[str, Any]]]:
@@ -767,7 +823,12 @@ async def _scoring_state(
     rules = survey.survey_rules(rubric.document)
     summaries = await survey.summarise_many(session, [card.id for card in editable], rules)
     items_of: dict[uuid.UUID, dict[str, Any]] = {card.id: {} for card in editable}
-    # What scoring reads of each item (an auto or hybrid item's value and explanation are replaced).
+    # What scoring reads of each item (an auto or hybrid item's value and explanation are replaced),
+    # read by the driver itself within the session's transaction: a round's 6,300 rows through
+    # SQLAlchemy's result processing cost more than the query. The columns come back as the session
+    # would give them (numeric as Decimal, jsonb through the engine's JSON decoder); the empty
+    # manual inputs of most items come back as NULL, not decoded one by one.
+    driver = await _driver(session)
     for (
         card_id,
         code,
@@ -778,25 +839,13 @@ async def _scoring_state(
         manual_points,
         override,
         final,
-    ) in await session.execute(
-        select(
-            _ITEMS_TABLE.c.scorecard_id,
-            _ITEMS_TABLE.c.code,
-            _ITEMS_TABLE.c.source,
-            _ITEMS_TABLE.c.max_points,
-            _ITEMS_TABLE.c.applicable,
-            _ITEMS_TABLE.c.manual_inputs,
-            _ITEMS_TABLE.c.manual_points,
-            _ITEMS_TABLE.c.override_points,
-            _ITEMS_TABLE.c.final_points,
-        ).where(_ITEMS_TABLE.c.scorecard_id == any_(bindparam("cards", list(items_of), type_=ARRAY(Uuid))))
-    ):
+    ) in await driver.fetch(_SCORING_ITEMS, list(items_of)):
         items_of[card_id][code] = SimpleNamespace(
             code=code,
             source=source,
             max_points=max_points,
             applicable=applicable,
-            manual_inputs=manual_inputs,
+            manual_inputs={} if manual_inputs is None else manual_inputs,
             manual_points=manual_points,
             override_points=override,
             final_points=final,
@@ -806,6 +855,11 @@ async def _scoring_state(
 
 _CARDS_TABLE: Table = Scorecard.__table__  # type: ignore[assignment]
 _ITEMS_TABLE: Table = ScorecardItem.__table__  # type: ignore[assignment]
+_SCORING_ITEMS = (
+    "SELECT scorecard_id, code, source, max_points, applicable, NULLIF(manual_inputs, '{}'::jsonb), "  # noqa: S608
+    f"manual_points, override_points, final_points FROM {_ITEMS_TABLE.fullname} "
+    "WHERE scorecard_id = ANY($1::uuid[])"
+)
 _UPDATE_CARDS = text(
     f"UPDATE {_CARDS_TABLE.fullname} AS card SET inputs = CAST(v.inputs AS jsonb), "  # noqa: S608
     "satisfaction_rate = v.rate, total = v.total, max_applicable = v.max, ratio = v.ratio, "
@@ -815,11 +869,11 @@ _UPDATE_CARDS = text(
     "AS v(id, inputs, rate, total, max, ratio) WHERE card.id = v.id"
 )
 _UPDATE_ITEMS = text(
-    f"UPDATE {_ITEMS_TABLE.fullname} AS item SET auto_points = v.auto, "  # noqa: S608
-    "explanation = CAST(v.explanation AS jsonb), final_points = v.final, updated_at = v.at, "
-    "updated_by = :actor "
-    "FROM unnest(CAST(:card AS uuid[]), CAST(:code AS text[]), CAST(:auto AS numeric[]), "
-    "CAST(:explanation AS text[]), CAST(:final AS numeric[]), CAST(:at AS timestamptz[])) "
+    f"UPDATE {_ITEMS_TABLE.fullname} AS item SET auto_points = CAST(v.auto AS numeric), "  # noqa: S608
+    "explanation = CAST(v.explanation AS jsonb), final_points = CAST(v.final AS numeric), "
+    "updated_at = CAST(v.at AS timestamptz), updated_by = :actor "
+    "FROM unnest(CAST(:card AS uuid[]), CAST(:code AS text[]), CAST(:auto AS text[]), "
+    "CAST(:explanation AS text[]), CAST(:final AS text[]), CAST(:at AS text[])) "
     "AS v(card, code, auto, explanation, final, at) WHERE item.scorecard_id = v.card AND item.code = v.code "
     # Only these scorecards' items are joined (through the primary key), not every round's.
     "AND item.scorecard_id = ANY(CAST(:cards AS uuid[]))"
@@ -863,44 +917,73 @@ async def _audit_computes(
     entries: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
 ) -> None:
     """The audit rows and change-feed events of many scorecard computes, as the audit writer
-    (:mod:`services.evaluation.audit`) would write them one by one, in one INSERT: the same
-    columns (before/after through ``jsonable_encoder``), and one ``scorecard.computed`` event each
-    (the evaluation service publishes states unredacted; a compute names no site)."""
+    (:mod:`services.evaluation.audit`) would write them one by one: the same columns (before/after
+    through ``jsonable_encoder``), and one ``scorecard.computed`` event each (the evaluation
+    service publishes states unredacted; a compute names no site). The audit rows are COPYed on
+    the transaction's own connection, the events COPYed at commit (:func:`emit_records`): JSON
+    serialised once each, not through the ORM's bulk insert."""
     if not entries:
         return
     action, object_type = "scorecard.compute", "scorecard"
+    kind = event_type(action, object_type)
     occurred_at = dt.datetime.now(dt.UTC)
+    actor, role = principal.sub, principal.role
+    request_id, address = current_request_id(), client_ip(request)
     rows = []
+    events = []
     for card_id, before, after in entries:
-        before_json, after_json = _audit_json(before), _audit_json(after)
+        after_json = orjson.dumps(_audit_json(after)).decode()
         rows.append(
-            {
-                "id": uuid.uuid4(),
-                "occurred_at": occurred_at,
-                "actor": principal.sub,
-                "actor_role": principal.role,
-                "action": action,
-                "object_type": object_type,
-                "object_id": str(card_id),
-                "before": before_json,
-                "after": after_json,
-                "request_id": current_request_id(),
-                "client_ip": client_ip(request),
-                "note": None,
-            }
-        )
-        kind = event_type(action, object_type)
-        if kind is not None:
-            emit(
-                session,
-                tables.outbox,
-                type=kind,
-                object_type=object_type,
-                object_id=card_id,
-                site_id=None,
-                data=dict(after_json),
+            (
+                uuid.uuid4(),
+                occurred_at,
+                actor,
+                role,
+                action,
+                object_type,
+                str(card_id),
+                orjson.dumps(_audit_json(before)).decode(),
+                after_json,
+                request_id,
+                address,
+                None,
             )
-    await session.execute(insert(tables.audit), rows)
+        )
+        if kind is not None:
+            events.append(
+                (uuid.uuid4(), kind, dt.datetime.now(dt.UTC), object_type, str(card_id), None, after_json)
+            )
+    audit_table = tables.audit
+    await (await _driver(session)).copy_records_to_table(
+        audit_table.name, schema_name=audit_table.schema, records=rows, columns=_AUDIT_COLUMNS
+    )
+    if events:
+        emit_records(session, tables.outbox, events)
+
+
+_AUDIT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "request_id",
+    "client_ip",
+    "note",
+)
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, in its transaction: for what SQLAlchemy's
+    statement and result processing would cost more than the work (bulk reads, COPY). Used only
+    while no statement of the session is running."""
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
 
 
 def _unavailable_site(site_id: uuid.UUID) -> AppError:
