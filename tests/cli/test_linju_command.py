@@ -17,10 +17,11 @@ from services.cli.stack import free_port
 def _start_up(data_dir: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["LINJU_LOG_LEVEL"] = "WARNING"
+    # Its stderr (the services' logs, a traceback) goes to a file a failure quotes.
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "up", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(data_dir / "up-stderr.log").open("a"),  # the child writes to it; closed when the test ends
         text=True,
         env=env,
         start_new_session=True,
@@ -34,11 +35,18 @@ def _wait_for_banner(proc: subprocess.Popen[str], timeout: float = 90.0) -> str:
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
-            raise AssertionError(f"linju up ended early: {''.join(seen)}")
+            raise AssertionError(f"linju up ended early: {''.join(seen)}{_stderr_tail(proc)}")
         seen.append(line)
         if "Ctrl-C stops everything" in line:
             return "".join(seen)
     raise AssertionError("no banner")
+
+
+def _stderr_tail(proc: subprocess.Popen[str]) -> str:
+    log = Path(str(proc.args[5])) / "up-stderr.log"  # type: ignore[index]
+    if not log.exists():
+        return ""
+    return "\nstderr (last 40 lines):\n" + "\n".join(log.read_text().splitlines()[-40:])
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
