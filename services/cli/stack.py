@@ -8,6 +8,7 @@ what a newcomer starts.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,10 +27,45 @@ APPS = {
 }
 
 
-def free_port() -> int:
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (Linux: 32768 unless tuned)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out: set[int] = set()
+
+
+def free_port(count: int = 1) -> int:
+    """A loopback port nobody listens on (with ``count``: the first of that many in a row).
+
+    Chosen below the ephemeral range on purpose: a port the kernel picked for ``bind(0)`` is an
+    ephemeral one, and between closing it and the service binding it any outgoing connection of
+    any process may be given it. The service then fails to start (uvicorn exits with code 3);
+    under the bench's and the tests' connection churn that happened. Ports below the range are
+    never handed to outgoing connections.
+    """
+    high = _ephemeral_low() - count
+    rng = random.SystemRandom()
+    for _ in range(200):
+        first = rng.randrange(10000, high)
+        ports = range(first, first + count)
+        if _handed_out.intersection(ports) or not all(_bindable(port) for port in ports):
+            continue
+        _handed_out.update(ports)
+        return first
+    raise RuntimeError(f"no {count} free loopback port(s) below {high + count}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
