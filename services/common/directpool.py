@@ -16,6 +16,8 @@ session settings or prepared state beyond asyncpg's statement cache.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
@@ -25,6 +27,17 @@ POOL_SIZE = 8
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
     """Nothing to reset: the pool's connections run single statements in autocommit."""
+
+
+def _clean_sql_error(exc: BaseException) -> bool:
+    """An error the server reported for the statement itself (a constraint, bad data): the
+    connection is fine. Connection-class and shutdown errors (SQLSTATE 08, 57P) are not."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and isinstance(sqlstate, str)
+        and not sqlstate.startswith(("08", "57P"))
+    )
 
 
 class DirectPool:
@@ -49,6 +62,20 @@ class DirectPool:
                         server_settings={"timezone": "UTC", "application_name": f"linju-{self._name}"},
                     )
         return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for one statement. One that failed other than by a plain SQL error (its
+        exchange broken or cut short: a restart, a cancelled request) is closed, not handed to the
+        next request, which would find it mid-protocol (asyncpg's InternalClientError)."""
+        pool = await self.pool()
+        async with pool.acquire() as connection:
+            try:
+                yield connection
+            except BaseException as exc:
+                if not _clean_sql_error(exc):
+                    connection.terminate()
+                raise
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -341,7 +341,7 @@ class UnhandledErrorMiddleware:
 def _database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database is unreachable or restarting, through
     SQLAlchemy or through a service's direct asyncpg pool (:mod:`services.common.directpool`)."""
-    from asyncpg.exceptions import ConnectionDoesNotExistError, PostgresConnectionError
+    from asyncpg.exceptions import ConnectionDoesNotExistError, InternalClientError, PostgresConnectionError
     from asyncpg.exceptions import InterfaceError as PgInterfaceError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -356,7 +356,9 @@ def _database_unavailable(exc: BaseException) -> bool:
             return True
         # asyncpg's client-side errors (a closed or broken connection, a pool being reset) and its
         # connection-class server errors: the database, not the request, is the problem.
-        if isinstance(seen, PgInterfaceError | PostgresConnectionError):
+        # InternalClientError: a connection found mid-protocol ("another operation is in
+        # progress") after its previous exchange was cut by a restart.
+        if isinstance(seen, PgInterfaceError | PostgresConnectionError | InternalClientError):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True

@@ -165,8 +165,7 @@ class CreateStatement:
             connection = await session.connection()
             await connection.exec_driver_sql(self.sql, tuple(arguments))
             return
-        pool = await direct_pool(request.app).pool()
-        async with pool.acquire() as connection:
+        async with direct_pool(request.app).connection() as connection:
             await connection.execute(self.sql, *arguments)
 
 

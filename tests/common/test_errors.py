@@ -103,3 +103,33 @@ async def test_deeply_nested_json_is_a_422_naming_the_body() -> None:
             response = await client.post("/x", content=body, headers={"content-type": "application/json"})
             assert response.status_code == 422
             assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_broken_database_connections_are_503_and_sql_errors_are_not() -> None:
+    """What answers 503 "database unavailable" (retry later) rather than 500: everything asyncpg
+    or SQLAlchemy says about a lost, restarting or mid-protocol connection — the PostgreSQL-restart
+    fault test met each of these — but not an error in the statement itself."""
+    import asyncpg
+    from sqlalchemy.exc import OperationalError
+
+    from services.common.directpool import _clean_sql_error
+    from services.common.errors import _database_unavailable
+
+    broken = [
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        ConnectionRefusedError(111, "refused"),
+        OperationalError("SELECT 1", {}, ConnectionResetError()),
+    ]
+    for exc in broken:
+        assert _database_unavailable(exc), exc
+        assert not _clean_sql_error(exc), exc
+    statement_errors = [asyncpg.exceptions.CheckViolationError("attendance_not_negative"), ValueError("x")]
+    for exc in statement_errors:
+        assert not _database_unavailable(exc), exc
+    # The direct pool keeps a connection after a plain SQL error, and closes it after anything else.
+    assert _clean_sql_error(statement_errors[0]) and not _clean_sql_error(statement_errors[1])

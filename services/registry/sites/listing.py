@@ -148,9 +148,8 @@ async def list_sites_json(
 ) -> bytes:
     """One page of `GET /sites` as the JSON of `Page[SiteRead]`, ordered by code (then id)."""
     sql, args = list_query(principal, filters, page)
-    pool = await direct_pool(app).pool()
     memo = RENDERED_SITES
-    async with pool.acquire() as connection:
+    async with direct_pool(app).connection() as connection:
         rows = await connection.fetch(sql, *args)
         next_cursor = None
         if len(rows) > page.limit:
