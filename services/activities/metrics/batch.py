@@ -22,7 +22,6 @@ import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import (
     JSON,
-    Date,
     DateTime,
     Text,
     Uuid,
@@ -39,7 +38,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activities.activities.models import Activity
@@ -53,6 +52,7 @@ from services.activities.metrics.service import (
     MID_SIZED,
     TZ,
     check_period,
+    hazard_rows,
     months_of,
 )
 from services.activities.plans.models import ActivityPlan
@@ -446,14 +446,7 @@ async def _safety(
         .where(in_period)
         .group_by(SafetyPatrol.site_id),
     )
-    hazard = (
-        func.jsonb_array_elements(SafetyPatrol.hazards)
-        .table_valued(column("value", JSONB), with_ordinality="position")
-        .render_derived(name="hazard")
-    )
-    due_on = cast(hazard.c.value["due_on"].astext, Date)
-    rectified_on = cast(hazard.c.value["rectified_on"].astext, Date)
-    overdue = (rectified_on.is_(None) & (due_on < today)) | (rectified_on > due_on)
+    hazard, due_on, rectified_on, overdue = hazard_rows(today)
     hazards = await _by_site_many(
         session,
         select(

@@ -305,9 +305,10 @@ async def _safety(
     )
 
 
-async def _hazards(session: AsyncSession, in_period: Any, today: dt.date) -> HazardMetrics:
-    """Hazards of the period's patrols; overdue = still open after ``due_on`` (as of today) or fixed
-    after it (C10: 发现隐患未能及时整改, −0.5 each)."""
+def hazard_rows(today: dt.date) -> tuple[Any, Any, Any, Any]:
+    """Each hazard of a patrol as a row (join it to ``SafetyPatrol`` with ``true()``), with its
+    ``due_on``, ``rectified_on`` and whether it is overdue: still open after ``due_on`` (as of
+    ``today``) or fixed after it (C10: 发现隐患未能及时整改, −0.5 each)."""
     hazard = (
         func.jsonb_array_elements(SafetyPatrol.hazards)
         .table_valued(column("value", JSONB), with_ordinality="position")
@@ -316,6 +317,12 @@ async def _hazards(session: AsyncSession, in_period: Any, today: dt.date) -> Haz
     due_on = cast(hazard.c.value["due_on"].astext, Date)
     rectified_on = cast(hazard.c.value["rectified_on"].astext, Date)
     overdue = (rectified_on.is_(None) & (due_on < today)) | (rectified_on > due_on)
+    return hazard, due_on, rectified_on, overdue
+
+
+async def _hazards(session: AsyncSession, in_period: Any, today: dt.date) -> HazardMetrics:
+    """Hazards of the period's patrols and the overdue ones (:func:`hazard_rows`)."""
+    hazard, due_on, rectified_on, overdue = hazard_rows(today)
     item = func.jsonb_build_object(
         "patrol_id",
         SafetyPatrol.id,
