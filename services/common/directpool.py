@@ -22,6 +22,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
+from services.common.errors import database_unavailable
+
 POOL_SIZE = 8
 
 
@@ -31,13 +33,8 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 def _clean_sql_error(exc: BaseException) -> bool:
     """An error the server reported for the statement itself (a constraint, bad data): the
-    connection is fine. Connection-class and shutdown errors (SQLSTATE 08, 57P) are not."""
-    sqlstate = getattr(exc, "sqlstate", None)
-    return (
-        isinstance(exc, asyncpg.PostgresError)
-        and isinstance(sqlstate, str)
-        and not sqlstate.startswith(("08", "57P"))
-    )
+    connection is fine. Not one of :func:`~services.common.errors.database_unavailable`'s."""
+    return isinstance(exc, asyncpg.PostgresError) and not database_unavailable(exc)
 
 
 class DirectPool:

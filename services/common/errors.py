@@ -322,7 +322,7 @@ class UnhandledErrorMiddleware:
             for name, value in scope.get("headers", []):
                 if name == b"accept-language":
                     accept_language = value.decode("latin-1")
-            if _database_unavailable(exc):
+            if database_unavailable(exc):
                 log.warning("database unavailable: %s", type(exc).__name__)
                 response = problem_response(
                     status=503,
@@ -338,11 +338,11 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
-def _database_unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database is unreachable or restarting, through
     SQLAlchemy or through a service's direct asyncpg pool (:mod:`services.common.directpool`)."""
-    from asyncpg.exceptions import ConnectionDoesNotExistError, InternalClientError, PostgresConnectionError
     from asyncpg.exceptions import InterfaceError as PgInterfaceError
+    from asyncpg.exceptions import InternalClientError, PostgresConnectionError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     seen: BaseException | None = exc
@@ -351,11 +351,12 @@ def _database_unavailable(exc: BaseException) -> bool:
             return False
         if isinstance(
             seen,
-            OperationalError | InterfaceError | ConnectionError | OSError | ConnectionDoesNotExistError,
+            OperationalError | InterfaceError | ConnectionError | OSError,
         ):
             return True
         # asyncpg's client-side errors (a closed or broken connection, a pool being reset) and its
-        # connection-class server errors: the database, not the request, is the problem.
+        # connection-class errors (ConnectionDoesNotExistError among them): the database, not the
+        # request, is the problem.
         # InternalClientError: a connection found mid-protocol ("another operation is in
         # progress") after its previous exchange was cut by a restart.
         if isinstance(seen, PgInterfaceError | PostgresConnectionError | InternalClientError):

@@ -113,7 +113,7 @@ def test_broken_database_connections_are_503_and_sql_errors_are_not() -> None:
     from sqlalchemy.exc import OperationalError
 
     from services.common.directpool import _clean_sql_error
-    from services.common.errors import _database_unavailable
+    from services.common.errors import database_unavailable
 
     broken = [
         asyncpg.exceptions.InternalClientError(
@@ -126,10 +126,10 @@ def test_broken_database_connections_are_503_and_sql_errors_are_not() -> None:
         OperationalError("SELECT 1", {}, ConnectionResetError()),
     ]
     for exc in broken:
-        assert _database_unavailable(exc), exc
+        assert database_unavailable(exc), exc
         assert not _clean_sql_error(exc), exc
     statement_errors = [asyncpg.exceptions.CheckViolationError("attendance_not_negative"), ValueError("x")]
     for exc in statement_errors:
-        assert not _database_unavailable(exc), exc
+        assert not database_unavailable(exc), exc
     # The direct pool keeps a connection after a plain SQL error, and closes it after anything else.
     assert _clean_sql_error(statement_errors[0]) and not _clean_sql_error(statement_errors[1])
