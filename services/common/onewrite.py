@@ -30,8 +30,6 @@ the driver's codecs play no part and both paths store the same bytes.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -46,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.audit import AuditWriter, audit_values
 from services.common.auth import Principal
 from services.common.directpool import direct_pool
-from services.common.outbox import EVENT_COLUMNS, _lock_key
+from services.common.outbox import EVENT_COLUMNS, event_row, lock_key
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -109,7 +107,7 @@ class CreateStatement:
         if writer.outbox is None:
             raise ValueError("a one-statement create needs the writer's outbox")
         self.writer = writer
-        self.lock_key = _lock_key(writer.outbox)
+        self.lock_key = lock_key(writer.outbox)
         # $1 is the lock key, then the row's columns, the audit row's and the event's.
         self.target = _Columns.of(target, [c.key for c in target.columns], 2)
         first = 2 + len(self.target.names)
@@ -145,13 +143,7 @@ class CreateStatement:
         )
         change = self.writer.change(action, object_type, row["id"], None, snapshot)
         assert change is not None  # a create always publishes
-        event = {
-            "id": uuid.uuid4(),
-            "occurred_at": dt.datetime.now(dt.UTC),
-            **change,
-            "object_id": str(change["object_id"]),
-            "site_id": uuid.UUID(str(change["site_id"])) if change["site_id"] else None,
-        }
+        event = event_row(**change)
         return [
             self.lock_key,
             *self.target.values(row),

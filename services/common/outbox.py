@@ -102,16 +102,23 @@ def emit(
 ) -> None:
     """Buffer one event; it is written, numbered, when ``session``'s transaction commits."""
     _pending(session, table).rows.append(
-        {
-            "id": uuid.uuid4(),
-            "type": type,
-            "occurred_at": dt.datetime.now(dt.UTC),
-            "object_type": object_type,
-            "object_id": str(object_id) if object_id is not None else None,
-            "site_id": uuid.UUID(str(site_id)) if site_id else None,
-            "data": data,
-        }
+        event_row(type=type, object_type=object_type, object_id=object_id, site_id=site_id, data=data)
     )
+
+
+def event_row(
+    *, type: str, object_type: str, object_id: Any, site_id: uuid.UUID | str | None, data: Any
+) -> dict[str, Any]:
+    """One outbox row (every column but its position, which the database assigns)."""
+    return {
+        "id": uuid.uuid4(),
+        "type": type,
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "site_id": uuid.UUID(str(site_id)) if site_id else None,
+        "data": data,
+    }
 
 
 def emit_from_select(session: AsyncSession | Session, table: Table, stmt: Select[Any]) -> None:
@@ -127,7 +134,7 @@ def emit_records(session: AsyncSession | Session, table: Table, records: Sequenc
     _pending(session, table).records.extend(records)
 
 
-def _lock_key(table: Table) -> int:
+def lock_key(table: Table) -> int:
     # A stable signed 32-bit key per outbox table (PostgreSQL advisory lock keys are bigint).
     return zlib.crc32(f"linju.outbox.{table.fullname}".encode()) - 2**31
 
@@ -142,7 +149,7 @@ def _write_pending(session: Session) -> None:
     for table, pending in buffers.items():
         if not pending.rows and not pending.selects and not pending.records:
             continue
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(table)})
         if pending.rows:
             connection.execute(insert(table), pending.rows)
         if pending.records:

@@ -42,14 +42,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import client_ip
+from services.common.audit import audit_values
 from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
-from services.common.outbox import emit_records, event_type
+from services.common.outbox import EVENT_COLUMNS, emit_records, event_row
 from services.common.pagination import PageParams, keyset_page
-from services.common.requestid import current_request_id
 from services.evaluation.audit import audit
 from services.evaluation.clients import DirectoryEntry, Upstream
 from services.evaluation.database import tables, utcnow
@@ -917,64 +916,32 @@ async def _audit_computes(
     entries: list[tuple[uuid.UUID, dict[str, Any], dict[str, Any]]],
 ) -> None:
     """The audit rows and change-feed events of many scorecard computes, as the audit writer
-    (:mod:`services.evaluation.audit`) would write them one by one: the same columns (before/after
-    through ``jsonable_encoder``), and one ``scorecard.computed`` event each (the evaluation
-    service publishes states unredacted; a compute names no site). The audit rows are COPYed on
-    the transaction's own connection, the events COPYed at commit (:func:`emit_records`): JSON
-    serialised once each, not through the ORM's bulk insert."""
+    (:mod:`services.evaluation.audit`) writes them one by one — its rows (``audit_values``) and
+    its events (``audit.change``) — but the audit rows COPYed on the transaction's own
+    connection and the events COPYed at commit (:func:`emit_records`): JSON serialised once
+    each, not through the ORM's bulk insert."""
     if not entries:
         return
     action, object_type = "scorecard.compute", "scorecard"
-    kind = event_type(action, object_type)
-    occurred_at = dt.datetime.now(dt.UTC)
-    actor, role = principal.sub, principal.role
-    request_id, address = current_request_id(), client_ip(request)
+    audit_columns = [column.key for column in tables.audit.columns]
     rows = []
     events = []
     for card_id, before, after in entries:
-        after_json = orjson.dumps(_audit_json(after)).decode()
-        rows.append(
-            (
-                uuid.uuid4(),
-                occurred_at,
-                actor,
-                role,
-                action,
-                object_type,
-                str(card_id),
-                orjson.dumps(_audit_json(before)).decode(),
-                after_json,
-                request_id,
-                address,
-                None,
-            )
+        previous, state = _audit_json(before), _audit_json(after)
+        values = audit_values(
+            actor=principal, action=action, object_type=object_type, object_id=card_id, request=request
         )
-        if kind is not None:
-            events.append(
-                (uuid.uuid4(), kind, dt.datetime.now(dt.UTC), object_type, str(card_id), None, after_json)
-            )
-    audit_table = tables.audit
+        values["before"], values["after"] = orjson.dumps(previous).decode(), orjson.dumps(state).decode()
+        rows.append(tuple(values[key] for key in audit_columns))
+        change = audit.change(action, object_type, card_id, previous, state)
+        if change is not None:
+            event = event_row(**{**change, "data": orjson.dumps(change["data"]).decode()})
+            events.append(tuple(event[key] for key in EVENT_COLUMNS))
     await (await _driver(session)).copy_records_to_table(
-        audit_table.name, schema_name=audit_table.schema, records=rows, columns=_AUDIT_COLUMNS
+        tables.audit.name, schema_name=tables.audit.schema, records=rows, columns=audit_columns
     )
     if events:
         emit_records(session, tables.outbox, events)
-
-
-_AUDIT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor",
-    "actor_role",
-    "action",
-    "object_type",
-    "object_id",
-    "before",
-    "after",
-    "request_id",
-    "client_ip",
-    "note",
-)
 
 
 async def _driver(session: AsyncSession) -> Any:
