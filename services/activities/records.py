@@ -12,7 +12,6 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
@@ -24,7 +23,7 @@ from sqlalchemy.schema import ColumnDefault
 from services.activities import redaction
 from services.activities.database import tables
 from services.activities.scope import ensure_can_write_site, site_clause
-from services.common.audit import audit_writer
+from services.common.audit import audit_writer, json_ready
 from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.errors import NotFound, define_titles
@@ -151,24 +150,6 @@ async def create_record(
         after=snapshot(row),
     )
     return row  # type: ignore[no-any-return]
-
-
-def json_ready(value: Any) -> Any:
-    """What :func:`snapshot` makes of a stored value (FastAPI's ``jsonable_encoder`` rules for the
-    types our columns hold), without its generic machinery: for the audit form of hot writes."""
-    if isinstance(value, Enum):
-        return json_ready(value.value)
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    return jsonable_encoder(value)  # Decimal and anything rarer
 
 
 def row_values(table: Table, values: dict[str, Any], created_by: str) -> dict[str, Any]:

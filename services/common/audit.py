@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
+from fastapi.encoders import decimal_encoder, jsonable_encoder
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, Uuid, func, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +52,27 @@ def client_ip(request: Request | None) -> str | None:
     if forwarded and getattr(request.app.state, "trust_forwarded_for", False):
         return forwarded.split(",")[0].strip()[:64]
     return request.client.host if request.client else None
+
+
+def json_ready(value: Any) -> Any:
+    """What FastAPI's ``jsonable_encoder`` makes of the values our rows and audit snapshots hold
+    (enums, ids, times, decimals, lists and dicts of them), without its generic machinery: for the
+    audit and event form of hot and bulk writes."""
+    if isinstance(value, Enum):
+        return json_ready(value.value)
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return decimal_encoder(value)
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    return jsonable_encoder(value)  # anything rarer
 
 
 def audit_values(

@@ -55,7 +55,8 @@ def activity_values(body: BaseModel) -> dict[str, Any]:
 async def create_activity(
     session: AsyncSession, request: Request, principal: Principal, body: ActivityCreate
 ) -> dict[str, Any]:
-    """The stored row (one Core INSERT and its audit row: the hot write path, issue 7 P4)."""
+    """The stored row, written with its audit row and change event by one statement (the hot write
+    path, issue 7 P4: :func:`records.insert_record`)."""
     return await records.insert_record(session, request, principal, ACTIVITIES, activity_values(body))
 
 

@@ -59,7 +59,7 @@ from services.activities.batch.schemas import MAX_RECORDS, BatchKind, RecordErro
 from services.activities.database import tables
 from services.activities.scope import site_clause
 from services.activities.volunteers.models import Volunteer, VolunteerHours
-from services.common.audit import record_audit
+from services.common.audit import json_ready, record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, ValidationFailed, define_titles
 from services.common.outbox import emit, emit_from_select, emit_records
@@ -676,7 +676,7 @@ def _emit_created(
             object_type=spec.object_type,
             object_id=record_id,
             site_id=state_of.get("site_id"),
-            data=redaction.redact(spec.object_type, records.json_ready(state_of)),
+            data=redaction.redact(spec.object_type, json_ready(state_of)),
         )
 
 

@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.encoders import decimal_encoder, jsonable_encoder
 from sqlalchemy import (
     ColumnElement,
     Table,
@@ -42,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.audit import audit_values
+from services.common.audit import audit_values, json_ready
 from services.common.auth import Principal
 from services.common.db import one_in_scope
 from services.common.enums import IndicatorSource, RoundState, ScorecardState
@@ -897,18 +896,6 @@ class _Columns:
         return dict(zip(self.names, self.columns, strict=True))
 
 
-def _audit_json(value: Any) -> Any:
-    """``jsonable_encoder(value)`` for what a compute's audit row holds (dicts of decimals by
-    indicator code), without the generic encoder's walk: ~10× cheaper for a round's 600 values."""
-    if isinstance(value, Decimal):
-        return decimal_encoder(value)
-    if isinstance(value, dict):
-        return {key: _audit_json(item) for key, item in value.items()}
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return jsonable_encoder(value)
-
-
 async def _audit_computes(
     session: AsyncSession,
     request: Request,
@@ -927,7 +914,7 @@ async def _audit_computes(
     rows = []
     events = []
     for card_id, before, after in entries:
-        previous, state = _audit_json(before), _audit_json(after)
+        previous, state = json_ready(before), json_ready(after)
         values = audit_values(
             actor=principal, action=action, object_type=object_type, object_id=card_id, request=request
         )
