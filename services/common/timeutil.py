@@ -25,6 +25,11 @@ def iso_date_only(value: Any) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(iso_date_only)]
 
 
+def utc_now() -> dt.datetime:
+    """The current instant, timezone-aware in UTC: what timestamps are stored as."""
+    return dt.datetime.now(dt.UTC)
+
+
 def now_shanghai() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
