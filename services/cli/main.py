@@ -186,6 +186,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     try:
         settings = GatewaySettings(database_url=database.url)
         configure_logging("dispatcher", json_lines=settings.log_json, level=settings.log_level)
+        settings.install_clock()
 
         async def run() -> None:
             stop = asyncio.Event()

@@ -62,6 +62,7 @@ def create_service_app(
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
 ) -> FastAPI:
     configure_logging(name, json_lines=settings.log_json, level=settings.log_level)
+    settings.install_clock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

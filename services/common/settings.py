@@ -9,10 +9,13 @@ whole stack. Nobody else reads ``os.environ``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.timeutil import use_test_clock
 
 DEFAULT_SERVICE_SECRET = "dev-only-service-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -43,12 +46,28 @@ class ServiceSettings(BaseSettings):
     # Bearer token a scraper presents to GET /metrics (gateway) and GET /internal/prometheus (services).
     # Unset: the gateway answers loopback clients only, the (private) services anyone reaching them.
     metrics_token: str | None = Field(None, validation_alias=AliasChoices("LINJU_METRICS_TOKEN"))
+    # Test stacks only: every "now" of this process is the instant written in this file
+    # (services.common.timeutil). Refused unless LINJU_ENV=test.
+    test_clock_file: Path | None = Field(None, validation_alias=AliasChoices("LINJU_TEST_CLOCK_FILE"))
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> ServiceSettings:
         if self.env == "production" and self.service_secret == DEFAULT_SERVICE_SECRET:
             raise ValueError("LINJU_SERVICE_SECRET must be set outside development")
         return self
+
+    @model_validator(mode="after")
+    def _test_clock_in_tests_only(self) -> ServiceSettings:
+        if self.test_clock_file is not None and self.env != "test":
+            raise ValueError(
+                f"LINJU_TEST_CLOCK_FILE sets the clock of test stacks only; it is refused with "
+                f"LINJU_ENV={self.env}"
+            )
+        return self
+
+    def install_clock(self) -> None:
+        """Use the test clock when this is a test stack that names one (read once, at start-up)."""
+        use_test_clock(self.test_clock_file)
 
     @model_validator(mode="after")
     def _require_database(self) -> ServiceSettings:

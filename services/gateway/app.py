@@ -62,6 +62,7 @@ TAGS = [
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", json_lines=settings.log_json, level=settings.log_level)
+    settings.install_clock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
