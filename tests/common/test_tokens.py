@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 import uuid
 
 import pytest
+import time_machine
 from jose.backends.base import Key
 
+from services.common.timeutil import utc_now
 from services.common.tokens import (
     InvalidToken,
     TokenSigner,
@@ -38,14 +40,42 @@ async def test_a_remembered_token_stops_when_its_key_is_withdrawn() -> None:
         await verifier.verify(token)
 
 
-async def test_a_remembered_token_stops_when_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_remembered_token_stops_when_it_expires() -> None:
     signer, verifier, _ = _verifier()
-    token = signer.sign(str(uuid.uuid4()), {"role": "district"}, ttl_s=60)
-    await verifier.verify(token)
-    real = time.time
-    monkeypatch.setattr(time, "time", lambda: real() + 60 + 31)
-    with pytest.raises(InvalidToken):
+    with time_machine.travel(utc_now().replace(microsecond=0), tick=False) as clock:
+        token = signer.sign(str(uuid.uuid4()), {"role": "district"}, ttl_s=60)
         await verifier.verify(token)
+        clock.shift(60 + 30)  # the leeway's last second: still valid
+        await verifier.verify(token)
+        clock.shift(1)
+        with pytest.raises(InvalidToken):
+            await verifier.verify(token)
+
+
+async def test_token_times_are_judged_by_the_one_clock() -> None:
+    """exp, iat and nbf are checked against services.common.timeutil, not python-jose's own reading
+    of the machine's clock: a stack whose test clock stands in 2031 issues and accepts 2031 tokens,
+    refuses them once that clock has passed their exp, and refuses tokens issued in its future."""
+    signer, verifier, _ = _verifier()
+    moment = dt.datetime(2031, 2, 28, 15, 59, 59, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False) as clock:
+        token = signer.sign(str(uuid.uuid4()), {"role": "district"}, ttl_s=600)
+        assert (await verifier.verify(token))["iat"] == int(moment.timestamp())
+        clock.shift(600 + 31)
+        with pytest.raises(InvalidToken):
+            await verifier.verify(token)
+    fresh = _verifier()
+    with time_machine.travel(moment, tick=False):
+        from_the_future = fresh[0].sign(
+            str(uuid.uuid4()), {"role": "district"}, ttl_s=60, now=moment.timestamp() + 120
+        )
+        with pytest.raises(InvalidToken, match="lifetime"):
+            await fresh[1].verify(from_the_future)
+        not_yet = fresh[0].sign(
+            str(uuid.uuid4()), {"role": "district", "nbf": int(moment.timestamp()) + 120}, ttl_s=600
+        )
+        with pytest.raises(InvalidToken, match="lifetime"):
+            await fresh[1].verify(not_yet)
 
 
 async def test_the_cache_is_bounded() -> None:
