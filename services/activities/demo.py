@@ -22,7 +22,7 @@ from services.activities.safety.models import SafetyPatrol, SafetyTraining
 from services.activities.visits.models import Visit
 from services.activities.volunteers.models import Volunteer, VolunteerHours
 from services.common.masking import mask_id_number
-from services.common.timeutil import SHANGHAI, today_shanghai
+from services.common.timeutil import SHANGHAI, now_shanghai, shanghai_date
 
 CATEGORIES = [
     "infant",
@@ -83,7 +83,8 @@ async def seed_demo_activities(session: AsyncSession, sites: list[tuple[uuid.UUI
         select(func.count()).select_from(Activity).where(Activity.created_by == CREATED_BY)
     ):
         return False
-    today = today_shanghai()
+    now = now_shanghai()
+    today = now.date()
     start = today - dt.timedelta(days=364)
     months = sorted(
         {(start + dt.timedelta(days=d)).replace(day=1) for d in range(0, 365, 28)} | {today.replace(day=1)}
@@ -116,12 +117,15 @@ async def seed_demo_activities(session: AsyncSession, sites: list[tuple[uuid.UUI
                 if (month + dt.timedelta(days=d)).month == month.month
             ]
             days = [d for d in days_in_month if d <= today]
+            # Records with a time of day (activities at 9:00, visits until 19:00) only on days that
+            # are over: today's 9:00 is still ahead at Shanghai 07:00, and the API refuses the future.
+            past_days = [d for d in days if d < today]
             if not days:
                 continue
             published = (
                 _at(month - dt.timedelta(days=rng.randint(2, 6)), 10)
                 if rich or rng.random() < 0.5
-                else (_at(month + dt.timedelta(days=3), 10) if rng.random() < 0.5 else None)
+                else (min(_at(month + dt.timedelta(days=3), 10), now) if rng.random() < 0.5 else None)
             )
             rows[ActivityPlan].append(
                 {
@@ -132,11 +136,11 @@ async def seed_demo_activities(session: AsyncSession, sites: list[tuple[uuid.UUI
                         for c in rng.sample(CATEGORIES, 4)
                     ],
                     "published_at": published,
-                    "published_late": published is not None and published.date() >= month,
+                    "published_late": published is not None and shanghai_date(published) >= month,
                 }
             )
-            for _ in range(rng.randint(6, 10) if rich else rng.randint(1, 4)):
-                day = rng.choice(days)
+            for _ in range((rng.randint(6, 10) if rich else rng.randint(1, 4)) if past_days else 0):
+                day = rng.choice(past_days)
                 category = rng.choice(CATEGORIES)
                 theme = rng.random() < (0.8 if rich else 0.4)
                 attendance = rng.choice([20, 35, 60, 80, 120]) if rich else rng.choice([8, 15, 25, 55])
@@ -170,8 +174,8 @@ async def seed_demo_activities(session: AsyncSession, sites: list[tuple[uuid.UUI
                         "has_photo": "photo" in kinds,
                     }
                 )
-            for _ in range(rng.randint(8, 20) if rich else rng.randint(2, 6)):
-                day = rng.choice(days)
+            for _ in range((rng.randint(8, 20) if rich else rng.randint(2, 6)) if past_days else 0):
+                day = rng.choice(past_days)
                 id_number = _id_number(rng) if rng.random() < 0.3 else None
                 rows[Visit].append(
                     {
