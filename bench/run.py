@@ -38,6 +38,7 @@ from bench.profile import profile  # noqa: E402
 from services.cli import database as db  # noqa: E402
 from services.cli.seed import DEMO_PASSWORD, seed  # noqa: E402
 from services.cli.stack import Stack, free_port  # noqa: E402
+from services.common.timeutil import today_shanghai, utc_now  # noqa: E402
 
 TWO_CPUS = (os.cpu_count() or 1) >= 2
 SERVER_CPUS = "0" if TWO_CPUS else None
@@ -399,7 +400,7 @@ class Bench:
             headers=self.auth(),
         ).json()["items"]
         sites = [s["id"] for s in site_ids]
-        day = dt.date.today() - dt.timedelta(days=7)
+        day = today_shanghai() - dt.timedelta(days=7)
 
         def record(i: int) -> dict[str, object]:
             start = dt.datetime.combine(day, dt.time(9), tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -429,8 +430,8 @@ class Bench:
                 uuid.UUID(str(r["site_id"])),
                 "bench",
                 1,
-                dt.datetime.now(dt.UTC),
-                dt.datetime.now(dt.UTC),
+                utc_now(),
+                utc_now(),
                 r["category"],
                 r["title"],
                 r["is_theme"],

@@ -18,6 +18,7 @@ import asyncpg
 
 from services.activities.activities import ingest
 from services.common.enums import ServiceCategory
+from services.common.timeutil import utc_now
 
 # The COPY columns of a stored activity: the bookkeeping ones, then what the batch ingest stores.
 ACTIVITY_COLUMNS = ["id", "site_id", "created_by", "version", "created_at", "updated_at", *ingest.COLUMNS[1:]]
@@ -58,7 +59,7 @@ async def seed(dsn: str) -> list[str]:
         )
         categories = [category.value for category in ServiceCategory]
         communities = await conn.fetch("SELECT id, street_id FROM registry.communities ORDER BY id")
-        now = dt.datetime.now(dt.UTC)
+        now = utc_now()
         sites: list[tuple[Any, ...]] = []
         for n in range(SITES):
             community = communities[n % len(communities)]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.app import ServiceTables
 from services.common.db import NAMING_CONVENTION
+from services.common.timeutil import utc_now
 
 
 class Base(DeclarativeBase):
@@ -20,8 +21,8 @@ metadata = Base.metadata
 tables = ServiceTables(metadata, outbox=True)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# The one clock (services.common.timeutil), under the name this schema's models use.
+utcnow = utc_now
 
 
 class SiteRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 
 # Devices' clocks drift; a record a few minutes "in the future" is a clock, not a forgery.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -21,6 +21,6 @@ def not_in_future_time(value: dt.datetime) -> dt.datetime:
         raise ValueError("needs a UTC offset (RFC 3339), e.g. 2026-03-01T09:00:00+08:00")
     # Aware datetimes compare by instant, so UTC "now" is as good as Shanghai's and much cheaper
     # (this runs for every record of a 10,000-record batch).
-    if value > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
+    if value > utc_now() + CLOCK_SKEW:
         raise ValueError("must not be in the future")
     return value

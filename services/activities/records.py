@@ -30,7 +30,7 @@ from services.common.errors import NotFound, define_titles
 from services.common.etag import require_if_match
 from services.common.onewrite import CreateStatement
 from services.common.pagination import PageParams, keyset_page
-from services.common.timeutil import IsoDate
+from services.common.timeutil import IsoDate, shanghai_midnight, utc_now
 
 M = TypeVar("M")
 
@@ -85,18 +85,12 @@ def period_filters(kind: RecordKind[Any], date_from: dt.date | None, date_to: dt
     # The first and last representable days bound nothing (and 0001-01-01 00:00 in Shanghai is
     # before year 1 in UTC, 9999-12-31 has no next day): they mean "no bound", not a 500.
     if date_from is not None and date_from > dt.date.min:
-        filters.append(column >= (_start_of(date_from) if is_timestamp else date_from))
+        filters.append(column >= (shanghai_midnight(date_from) if is_timestamp else date_from))
     if date_to is not None and date_to < dt.date.max:
         filters.append(
-            column < _start_of(date_to + dt.timedelta(days=1)) if is_timestamp else column <= date_to
+            column < shanghai_midnight(date_to + dt.timedelta(days=1)) if is_timestamp else column <= date_to
         )
     return filters
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    from services.common.timeutil import SHANGHAI
-
-    return dt.datetime.combine(day, dt.time(0), tzinfo=SHANGHAI)
 
 
 async def list_records(
@@ -155,7 +149,7 @@ async def create_record(
 def row_values(table: Table, values: dict[str, Any], created_by: str) -> dict[str, Any]:
     """A complete new row: ``values``, the bookkeeping columns, and every other column's default
     (what the ORM would fill in at flush), in the table's column order."""
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     given = {**values, "created_by": created_by}
     given.setdefault("id", uuid.uuid4())
     given.setdefault("version", 1)
@@ -223,7 +217,7 @@ async def update_record(
     for key, value in changes.items():
         setattr(row, key, value)
     row.version += 1
-    row.updated_at = dt.datetime.now(dt.UTC)
+    row.updated_at = utc_now()
     await session.flush()
     await audit(
         session,

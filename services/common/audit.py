@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.outbox import Redactor, emit, event_type, no_redaction
 from services.common.requestid import current_request_id
+from services.common.timeutil import utc_now
 
 
 def audit_table(metadata: MetaData) -> Table:
@@ -90,7 +91,7 @@ def audit_values(
     """One audit row; ``before``/``after`` must already be JSON-ready."""
     return {
         "id": uuid.uuid4(),
-        "occurred_at": dt.datetime.now(dt.UTC),
+        "occurred_at": utc_now(),
         "actor": actor.sub if actor else (actor_name or "system"),
         "actor_role": actor.role if actor else "system",
         "action": action,

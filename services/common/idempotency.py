@@ -14,7 +14,6 @@ Keys are scoped to the caller (``sub``): two users may use the same key.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -29,6 +28,7 @@ from starlette.responses import Response
 from services.common.auth import CurrentPrincipal, Principal
 from services.common.db import DbSession
 from services.common.errors import AppError, Conflict, ValidationFailed
+from services.common.timeutil import utc_now
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -121,7 +121,7 @@ class Idempotency:
                 request_hash=request_hash,
                 status_code=response.status_code,
                 body=bytes(response.body),
-                created_at=dt.datetime.now(dt.UTC),
+                created_at=utc_now(),
             )
         )
         return response

@@ -108,6 +108,8 @@ class RequestMetrics:
         # (method, route) -> [count per bucket (not cumulative) ..., count above the last bound, sum]
         self.durations: dict[tuple[str, str], list[float]] = {}
         self.in_progress = 0
+        # The machine's clock on purpose: process_start_time_seconds is when this OS process
+        # started, which a test clock must not move (it is not a business time).
         self.started_at = time.time()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -21,7 +21,6 @@ last position a reader has seen, never an event count.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +51,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
 from services.common.errors import ValidationFailed
+from services.common.timeutil import utc_now
 
 EVENT_COLUMNS = ("id", "type", "occurred_at", "object_type", "object_id", "site_id", "data")
 _PENDING = "linju.outbox.pending"
@@ -113,7 +113,7 @@ def event_row(
     return {
         "id": uuid.uuid4(),
         "type": type,
-        "occurred_at": dt.datetime.now(dt.UTC),
+        "occurred_at": utc_now(),
         "object_type": object_type,
         "object_id": str(object_id) if object_id is not None else None,
         "site_id": uuid.UUID(str(site_id)) if site_id else None,

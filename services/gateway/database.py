@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.app import ServiceTables
 from services.common.db import NAMING_CONVENTION
+from services.common.timeutil import utc_now
 
 
 class Base(DeclarativeBase):
@@ -19,10 +20,6 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 tables = ServiceTables(metadata)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class User(Base):
@@ -41,8 +38,10 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     # Row version for ETag / If-Match.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )
 
 
 class ApiClient(Base):
@@ -57,7 +56,7 @@ class ApiClient(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class SigningKey(Base):
@@ -66,10 +65,10 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(32), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict] = mapped_column(JSONB)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # A new key is published in the JWKS at once but signs only from `activates_at`, so every
     # service has fetched it before the first token signed with it arrives.
-    activates_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    activates_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # When a newer key takes over signing; the key stays in the JWKS until its last token expired.
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -82,7 +81,7 @@ class RefreshToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from services.common.app import ServiceTables
 from services.common.db import NAMING_CONVENTION
+from services.common.timeutil import utc_now
 
 
 class Base(DeclarativeBase):
@@ -19,5 +18,5 @@ metadata = Base.metadata
 tables = ServiceTables(metadata, outbox=True)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# The one clock (services.common.timeutil), under the name this schema's models use.
+utcnow = utc_now

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 from services.registry.contracts.models import Contract
 from services.registry.filings.models import Filing, FilingTransition, FilingWindow
 from services.registry.organizations.models import Organization
@@ -128,7 +128,7 @@ async def seed_demo_registry(session: AsyncSession) -> bool:
     rng = random.Random(20260301)
     today = today_shanghai()
     year = today.year
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
 
     orgs = {}
     for code, name, kind, registration in ORGANIZATIONS:

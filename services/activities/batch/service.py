@@ -63,6 +63,7 @@ from services.common.audit import json_ready, record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, ValidationFailed, define_titles
 from services.common.outbox import emit, emit_from_select, emit_records
+from services.common.timeutil import utc_now
 
 define_titles(
     {
@@ -718,7 +719,7 @@ async def ingest(
     spec = kind_spec(kind)
     parsed = parse_batch(content_type, body)
     errors = list(parsed.errors)
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     rows: Rows | None = None
     if not errors and spec.plain_rows is not None:
         plain = spec.plain_rows(parsed.records, now)

@@ -40,6 +40,7 @@ from services.common.auth import Principal
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.timeutil import utc_now
 
 CORRECTION_WINDOW = dt.timedelta(hours=24)
 RATE_PLACES = Decimal("0.0001")
@@ -212,7 +213,7 @@ async def update_account(
             FundBudgetLine(account_id=row.id, line=line, amount=amount) for line, amount in new_budget.items()
         )
     row.version += 1
-    row.updated_at = dt.datetime.now(dt.UTC)
+    row.updated_at = utc_now()
     await session.flush()
     after = await _account_snapshot(session, row)
     await records.audit(
@@ -448,7 +449,7 @@ async def update_entry(
     if entry is None:
         raise _entry_not_found()
     require_if_match(request, entry.id, entry.version)
-    if dt.datetime.now(dt.UTC) > entry.created_at + CORRECTION_WINDOW:
+    if utc_now() > entry.created_at + CORRECTION_WINDOW:
         raise Conflict(
             "Entries can be corrected only within 24 hours; record a reversing entry instead.",
             detail_zh="支出记录只能在录入后24小时内更正,请录入冲销记录。",
@@ -492,7 +493,7 @@ async def update_entry(
     for key, value in changes.items():
         setattr(entry, key, value)
     entry.version += 1
-    entry.updated_at = dt.datetime.now(dt.UTC)
+    entry.updated_at = utc_now()
     await session.flush()
     await records.audit(
         session,

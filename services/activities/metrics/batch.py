@@ -60,7 +60,7 @@ from services.activities.recognition.models import BrandProject, Recognition
 from services.activities.safety.models import SafetyPatrol, SafetyTraining
 from services.activities.volunteers.models import Volunteer, VolunteerHours
 from services.common.enums import BrandProjectKind, RecognitionKind
-from services.common.timeutil import SHANGHAI, today_shanghai
+from services.common.timeutil import shanghai_midnight, today_shanghai
 
 Doc = dict[str, Any]
 Ids = list[str]
@@ -84,10 +84,6 @@ def id_set(ids: Ids | None) -> Doc:
     if ids is None:
         return {"count": 0, "ids": []}
     return {"count": len(ids), "ids": ids}
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=SHANGHAI)
 
 
 async def _by_site(session: AsyncSession, stmt: Any) -> dict[uuid.UUID, Any]:
@@ -207,8 +203,8 @@ async def _themes(
         )
         .where(
             _among(Activity.site_id, sites),
-            Activity.starts_at >= _start_of(date_from),
-            Activity.starts_at < _start_of(date_to + dt.timedelta(days=1)),
+            Activity.starts_at >= shanghai_midnight(date_from),
+            Activity.starts_at < shanghai_midnight(date_to + dt.timedelta(days=1)),
             Activity.is_theme,
         )
         .cte("theme")
@@ -298,7 +294,7 @@ async def _themes(
 
 def _month_starts(months: list[str]) -> list[dt.datetime]:
     """The instant each month of ``months`` (``YYYY-MM``) begins in Asia/Shanghai, in order."""
-    return [_start_of(dt.date.fromisoformat(f"{m}-01")) for m in months]
+    return [shanghai_midnight(dt.date.fromisoformat(f"{m}-01")) for m in months]
 
 
 def json_ids(id_column: Any, *order: Any, where: Any) -> Any:

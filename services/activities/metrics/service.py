@@ -50,7 +50,7 @@ from services.activities.scope import site_not_found
 from services.activities.volunteers.models import Volunteer, VolunteerHours
 from services.common.enums import BrandProjectKind, RecognitionKind, RecognitionLevel
 from services.common.errors import ValidationFailed
-from services.common.timeutil import SHANGHAI, today_shanghai
+from services.common.timeutil import shanghai_midnight, today_shanghai
 
 TZ = "Asia/Shanghai"
 MAX_PERIOD = dt.timedelta(days=731)
@@ -70,10 +70,6 @@ def months_of(date_from: dt.date, date_to: dt.date) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=SHANGHAI)
 
 
 def ids(column: Any, *order: Any, where: Any = None) -> Any:
@@ -118,8 +114,8 @@ async def site_metrics(
 def _activity_period(site_id: uuid.UUID, date_from: dt.date, date_to: dt.date) -> Any:
     return and_(
         Activity.site_id == site_id,
-        Activity.starts_at >= _start_of(date_from),
-        Activity.starts_at < _start_of(date_to + dt.timedelta(days=1)),
+        Activity.starts_at >= shanghai_midnight(date_from),
+        Activity.starts_at < shanghai_midnight(date_to + dt.timedelta(days=1)),
     )
 
 

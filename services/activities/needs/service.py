@@ -31,7 +31,7 @@ from services.activities.scope import ensure_can_write_site, site_clause
 from services.common.auth import Principal
 from services.common.enums import ReferralStatus
 from services.common.errors import Conflict, ValidationFailed, define_titles
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 
 define_titles(
     {
@@ -225,7 +225,7 @@ async def _transition(
     for key, value in changes.items():
         setattr(row, key, value)
     row.version += 1
-    row.updated_at = dt.datetime.now(dt.UTC)
+    row.updated_at = utc_now()
     await session.flush()
     await records.audit(
         session,

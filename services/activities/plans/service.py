@@ -25,7 +25,7 @@ from services.activities.scope import ensure_can_write_site
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, define_titles
 from services.common.etag import require_if_match
-from services.common.timeutil import SHANGHAI
+from services.common.timeutil import SHANGHAI, shanghai_date, utc_now
 
 define_titles(
     {
@@ -138,9 +138,10 @@ async def publish_plan(
             code="plan_already_published",
         )
     before = records.snapshot(row)
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     row.published_at = now
-    row.published_late = now.astimezone(SHANGHAI).date() >= row.month
+    # On time only if published before the month began, by the Shanghai calendar (C14).
+    row.published_late = shanghai_date(now) >= row.month
     row.version += 1
     row.updated_at = now
     await session.flush()

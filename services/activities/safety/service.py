@@ -28,7 +28,7 @@ from services.activities.safety.schemas import (
 from services.activities.scope import ensure_can_write_site
 from services.common.auth import Principal
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 
 define_titles(
     {
@@ -147,7 +147,7 @@ async def _apply(
     for key, value in changes.items():
         setattr(row, key, value)
     row.version += 1
-    row.updated_at = dt.datetime.now(dt.UTC)
+    row.updated_at = utc_now()
     await session.flush()
     await records.audit(
         session,

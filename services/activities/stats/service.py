@@ -35,7 +35,7 @@ from services.activities.volunteers.models import VolunteerHours
 from services.common.auth import Principal
 from services.common.enums import LABELS, ReferralStatus, ServiceCategory
 from services.common.errors import NotFound, ValidationFailed, define_titles
-from services.common.timeutil import SHANGHAI
+from services.common.timeutil import shanghai_midnight
 
 define_titles({"street_not_found": ("Street not found", "街道不存在")})
 
@@ -48,10 +48,6 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     first = dt.date.fromisoformat(f"{month}-01")
     following = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, following - dt.timedelta(days=1)
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=SHANGHAI)
 
 
 async def sites_in_scope(
@@ -90,7 +86,7 @@ async def monthly_stats(
     street_id: uuid.UUID | None,
 ) -> MonthlyStats:
     first, last = month_bounds(month)
-    start, end = _start_of(first), _start_of(last + dt.timedelta(days=1))
+    start, end = shanghai_midnight(first), shanghai_midnight(last + dt.timedelta(days=1))
 
     def at_sites(column: Any) -> Any:
         return column.in_(site_ids) & site_clause(principal, column)

@@ -18,6 +18,7 @@ from services.common.audit import record_audit
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, NotFound, TooManyRequests, ValidationFailed
 from services.common.etag import require_if_match
+from services.common.timeutil import utc_now
 from services.common.tokens import hash_opaque_token, new_opaque_token
 from services.gateway.database import ApiClient, LoginFailure, RefreshToken, User, tables
 from services.gateway.identity.live import announce_account_change
@@ -27,10 +28,6 @@ from services.gateway.keys.service import KeyRing
 from services.gateway.settings import GatewaySettings
 
 SERVICE_NAMES = ("registry", "activities", "evaluation", "gateway")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class InvalidGrant(AppError):
@@ -126,9 +123,9 @@ async def update_user(
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=_now())
+            .values(revoked_at=utc_now())
         )
-    user.updated_at = _now()
+    user.updated_at = utc_now()
     user.version += 1
     await session.flush()
     await record_audit(
@@ -183,7 +180,7 @@ async def create_client(
 async def check_login_throttle(
     session: AsyncSession, settings: GatewaySettings, username: str, ip: str
 ) -> None:
-    since = _now() - dt.timedelta(seconds=settings.login_window_s)
+    since = utc_now() - dt.timedelta(seconds=settings.login_window_s)
     account_failures = await session.scalar(
         select(func.count()).where(LoginFailure.username == username, LoginFailure.occurred_at > since)
     )
@@ -215,7 +212,7 @@ async def record_login_failure(sessionmaker: Any, username: str, ip: str) -> Non
     async with sessionmaker() as session, session.begin():
         session.add(LoginFailure(username=username, client_ip=ip))
         await session.execute(
-            delete(LoginFailure).where(LoginFailure.occurred_at < _now() - dt.timedelta(days=1))
+            delete(LoginFailure).where(LoginFailure.occurred_at < utc_now() - dt.timedelta(days=1))
         )
 
 
@@ -299,8 +296,8 @@ async def new_refresh_token(
         token_hash=hash_opaque_token(raw),
         family_id=family_id or uuid.uuid4(),
         user_id=user_id,
-        issued_at=_now(),
-        expires_at=_now() + dt.timedelta(seconds=settings.refresh_token_ttl_s),
+        issued_at=utc_now(),
+        expires_at=utc_now() + dt.timedelta(seconds=settings.refresh_token_ttl_s),
     )
     session.add(token)
     await session.flush()
@@ -311,7 +308,7 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=utc_now())
     )
 
 
@@ -332,7 +329,7 @@ async def rotate_refresh_token(
     token = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(raw)).with_for_update()
     )
-    now = _now()
+    now = utc_now()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise RefreshRefused
     if token.used_at is not None:

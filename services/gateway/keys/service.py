@@ -16,6 +16,7 @@ from jose.backends.base import Key
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.timeutil import utc_now
 from services.common.tokens import (
     LEEWAY_S,
     MAX_ACCESS_TTL_S,
@@ -29,10 +30,6 @@ from services.gateway.database import SigningKey
 RETIRED_KEY_GRACE = dt.timedelta(seconds=MAX_ACCESS_TTL_S + LEEWAY_S + 60)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 async def add_signing_key(session: AsyncSession, *, activate_in_s: int = 0) -> str:
     """Create a key that signs from ``activate_in_s`` seconds on; the current key signs until then.
 
@@ -40,7 +37,7 @@ async def add_signing_key(session: AsyncSession, *, activate_in_s: int = 0) -> s
     meet a token with a kid they do not know. Returns the new kid.
     """
     pair = generate_key_pair()
-    now = _now()
+    now = utc_now()
     activates = now + dt.timedelta(seconds=activate_in_s)
     await session.execute(
         update(SigningKey)
@@ -66,7 +63,7 @@ async def ensure_signing_key(session: AsyncSession) -> None:
 
 
 def _signing_now() -> Any:
-    now = _now()
+    now = utc_now()
     return and_(
         SigningKey.activates_at <= now, or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)
     )
@@ -80,7 +77,7 @@ async def current_signing_kid(session: AsyncSession) -> str | None:
 
 async def published_keys(session: AsyncSession) -> list[SigningKey]:
     """Keys in the JWKS: pending, signing, and retired ones whose tokens may still be alive."""
-    cutoff = _now() - RETIRED_KEY_GRACE
+    cutoff = utc_now() - RETIRED_KEY_GRACE
     rows = await session.scalars(
         select(SigningKey)
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff))
@@ -114,7 +111,7 @@ class KeyRing:
             self._loaded_at = time.monotonic()
             self._public = {k.kid: public_key_from_jwk(k.public_jwk) for k in keys}
             self._jwks = {"keys": [k.public_jwk for k in keys]}
-            now = _now()
+            now = utc_now()
             signing = [
                 k for k in keys if k.activates_at <= now and (k.retired_at is None or k.retired_at > now)
             ]

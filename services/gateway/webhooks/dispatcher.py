@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from services.common.db import create_engine, make_sessionmaker
 from services.common.service_client import INTERNAL_LIMITS, ServiceTokens, UpstreamUnavailable
+from services.common.timeutil import unix_now, utc_now
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhooks.destinations import (
     AllowList,
@@ -59,10 +60,6 @@ FEED_PAGE = 1000  # the feed's maximum page
 INSERT_CHUNK = 2000
 USER_AGENT = "Linju-Webhooks/1"
 IDLE_WORKER_TIMEOUT_S = 30.0
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ async def post_event(
     # Connect to the address just checked (not to whatever the name resolves to a moment later);
     # the Host header and the TLS server name stay the URL's own.
     target = parsed.copy_with(host=str(address))
-    headers = signed_headers(secret, event_id, int(time.time()), body)
+    headers = signed_headers(secret, event_id, int(unix_now()), body)
     headers["host"] = parsed.netloc.decode("ascii")
     extensions: dict[str, Any] = {}
     if parsed.scheme == "https":
@@ -226,7 +223,7 @@ class Dispatcher:
         if known is not None and not events and (next_cursor, backlog) == (cursor, known.remaining):
             return 0
 
-        now = _now()
+        now = utc_now()
         async with self.sessionmaker() as session, session.begin():
             if known is None:
                 await session.execute(
@@ -285,7 +282,7 @@ class Dispatcher:
                 due = await session.scalar(
                     select(
                         exists().where(
-                            WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= _now()
+                            WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= utc_now()
                         )
                     )
                 )
@@ -323,11 +320,11 @@ class Dispatcher:
     async def deliver_next(self) -> bool:
         """Attempt one due delivery; False when none was due."""
         async with self.sessionmaker() as session, session.begin():
-            row = (await session.execute(self._claim_statement(_now()))).first()
+            row = (await session.execute(self._claim_statement(utc_now()))).first()
             if row is None:
                 return False
             delivery: WebhookDelivery = row[0]
-            started_at = _now()
+            started_at = utc_now()
             outcome = await post_event(
                 self.delivery_http,
                 url=row.url,
@@ -356,7 +353,7 @@ class Dispatcher:
                 "last_attempt_at": started_at,
             }
             if outcome.success:
-                values.update(state="delivered", delivered_at=_now())
+                values.update(state="delivered", delivered_at=utc_now())
             else:
                 failures = await session.scalar(
                     select(func.count()).where(
@@ -368,7 +365,7 @@ class Dispatcher:
                 decision = after_failure(
                     failed_attempts=int(failures or 0) + 1,
                     first_attempt_at=first_attempt_at,
-                    now=_now(),
+                    now=utc_now(),
                     base_s=self.settings.webhook_backoff_base_s,
                     cap_s=self.settings.webhook_backoff_max_s,
                     window_s=self.settings.webhook_retry_window_s,

@@ -24,13 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.timeutil import utc_now
 from services.gateway.database import Base
 
 DELIVERY_STATES = ("pending", "delivered", "failed")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Webhook(Base):
@@ -51,8 +48,8 @@ class Webhook(Base):
     secret: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class WebhookDelivery(Base):
@@ -95,12 +92,12 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # Start of the retry window (the first attempt, or the first after a manual retry).
     first_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class WebhookDeliveryAttempt(Base):
@@ -111,7 +108,7 @@ class WebhookDeliveryAttempt(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
-    attempted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    attempted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
     success: Mapped[bool] = mapped_column(Boolean)
@@ -128,4 +125,4 @@ class FeedCursor(Base):
     # Events still behind the cursor at the last poll (the feed's `remaining`), for /metrics;
     # `updated_at` is when the cursor or the backlog last changed.
     remaining: Mapped[int | None] = mapped_column(BigInteger)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

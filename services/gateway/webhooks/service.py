@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from services.common.auth import Principal
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.timeutil import utc_now
 from services.gateway.database import tables
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhooks.destinations import (
@@ -42,10 +42,6 @@ define_titles(
         "delivery_already_delivered": ("The delivery was already delivered", "该推送已成功送达"),
     }
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _webhook_not_found() -> NotFound:
@@ -100,7 +96,7 @@ async def create_webhook(
 ) -> tuple[Webhook, str]:
     url = await validate_url(data.url, settings)
     secret = new_secret()
-    now = _now()
+    now = utc_now()
     webhook = Webhook(
         id=uuid.uuid4(),
         url=url,
@@ -153,7 +149,7 @@ async def update_webhook(
     if "enabled" in changes:
         webhook.enabled = changes["enabled"]
     webhook.version += 1
-    webhook.updated_at = _now()
+    webhook.updated_at = utc_now()
     await session.flush()
     await record_audit(
         session,
@@ -176,7 +172,7 @@ async def rotate_secret(
     secret = new_secret()
     webhook.secret = secret
     webhook.version += 1
-    webhook.updated_at = _now()
+    webhook.updated_at = utc_now()
     await session.flush()
     await record_audit(
         session,
@@ -305,7 +301,7 @@ async def retry_delivery(
         )
     before = {"state": delivery.state, "next_attempt_at": delivery.next_attempt_at}
     delivery.state = "pending"
-    delivery.next_attempt_at = _now()
+    delivery.next_attempt_at = utc_now()
     # A new 24-hour window starts with the next attempt.
     delivery.first_attempt_at = None
     await session.flush()

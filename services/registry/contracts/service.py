@@ -18,6 +18,7 @@ from services.common.auth import Principal
 from services.common.errors import NotFound, ValidationFailed
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.timeutil import utc_now
 from services.registry.audit import audit
 from services.registry.contracts.models import Contract
 from services.registry.contracts.schemas import ContractCreate, ContractRead, ContractUpdate
@@ -134,7 +135,7 @@ async def update_contract(
     for field, value in changed.items():
         setattr(contract, field, value)
     contract.version += 1
-    contract.updated_at = dt.datetime.now(dt.UTC)
+    contract.updated_at = utc_now()
     await session.flush()
     await audit(
         session,

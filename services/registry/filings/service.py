@@ -31,7 +31,7 @@ from services.common.enums import FilingKind, FilingState, SiteStatus
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 from services.registry.audit import audit
 from services.registry.filings.models import BuildList, Filing, FilingTransition, FilingWindow
 from services.registry.filings.schemas import (
@@ -205,7 +205,7 @@ async def set_window(
             raise ValidationFailed(field, f"must be a date in {year}", message_zh=f"必须是 {year} 年内的日期")
     row = await session.get(FilingWindow, year, with_for_update=True)
     before = (await get_window(session, year)).model_dump(mode="json") if row is not None else None
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     if row is None:
         row = FilingWindow(year=year, opens_on=body.opens_on, closes_on=body.closes_on, updated_at=now)
         session.add(row)
@@ -425,7 +425,7 @@ async def create_filing(
             )
         facility_type = HUB_FACILITY_TYPE
 
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     filing = Filing(
         id=uuid.uuid4(),
         year=body.year,
@@ -493,7 +493,7 @@ async def update_filing(
     for field, value in changed.items():
         setattr(filing, field, value)
     filing.version += 1
-    filing.updated_at = dt.datetime.now(dt.UTC)
+    filing.updated_at = utc_now()
     await session.flush()
     await audit(
         session,
@@ -532,7 +532,7 @@ async def transition_filing(
             raise FilingWindowClosed(window, today)
 
     before = snapshot(filing)
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     from_state = filing.state
     filing.state = target.value
     filing.version += 1
@@ -564,7 +564,7 @@ async def _create_planned_site(
         code = f"HP-{filing.year}-{secrets.token_hex(3).upper()}"
         if await session.scalar(select(Site.id).where(Site.code == code)) is None:
             break
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     site = Site(
         id=uuid.uuid4(),
         code=code,
@@ -660,7 +660,7 @@ async def publish_build_list(
     build_list = BuildList(
         year=year,
         version=(latest or 0) + 1,
-        published_at=dt.datetime.now(dt.UTC),
+        published_at=utc_now(),
         published_by=principal.sub,
         items=items,
     )

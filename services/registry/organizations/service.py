@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -17,6 +16,7 @@ from services.common.enums import OrganizationKind, Registration
 from services.common.errors import Conflict, NotFound
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.timeutil import utc_now
 from services.registry.audit import audit
 from services.registry.organizations.models import Organization
 from services.registry.organizations.schemas import (
@@ -145,7 +145,7 @@ async def update_organization(
     for field, value in changed.items():
         setattr(org, field, value)
     org.version += 1
-    org.updated_at = dt.datetime.now(dt.UTC)
+    org.updated_at = utc_now()
     await _flush_unique(session, org.uscc)
     await audit(
         session,

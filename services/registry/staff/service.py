@@ -17,7 +17,7 @@ from services.common.enums import Certificate
 from services.common.errors import NotFound, ValidationFailed
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 from services.registry.audit import audit
 from services.registry.scope import get_visible_site, visible_sites
 from services.registry.sites.models import Site
@@ -204,7 +204,7 @@ async def update_staff(
         for field, value in changed.items():
             setattr(staff, field, value)
         staff.version += 1
-        staff.updated_at = dt.datetime.now(dt.UTC)
+        staff.updated_at = utc_now()
         await session.flush()
         await audit(
             session,
