@@ -9,12 +9,12 @@ another service's schema: they ask its API (SPEC §2).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
 
 from services.common.errors import AppError
+from services.common.timeutil import unix_now
 
 # For every httpx client that calls our own services: idle connections are dropped well before
 # uvicorn's 5 s keep-alive timeout, so a request never goes out on a connection the server is
@@ -38,10 +38,10 @@ class ServiceTokens:
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
-        if self._token is not None and time.monotonic() < self._valid_until:
+        if self._token is not None and unix_now() < self._valid_until:
             return self._token
         async with self._lock:
-            if self._token is not None and time.monotonic() < self._valid_until:
+            if self._token is not None and unix_now() < self._valid_until:
                 return self._token
             try:
                 response = await self._http.post(
@@ -60,7 +60,9 @@ class ServiceTokens:
                     "Could not obtain a service token from the gateway.", detail_zh="无法从网关获取服务令牌。"
                 ) from exc
             self._token = str(body["access_token"])
-            self._valid_until = time.monotonic() + max(10, int(body.get("expires_in", 300)) - 60)
+            # By the clock the token's exp is judged by (not monotonic time): a stepped clock, or a
+            # test stack's clock moved ahead, must not keep an expired token in use.
+            self._valid_until = unix_now() + max(10, int(body.get("expires_in", 300)) - 60)
             return self._token
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:

@@ -99,4 +99,8 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str] = mapped_column(String(64))
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # From the one clock, like the window it is counted in (identity.service); the server default
+    # only serves rows written by hand.
+    occurred_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, server_default=func.now()
+    )

@@ -8,13 +8,13 @@ another service's schema.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import AppError
+from services.common.timeutil import unix_now
 from services.gateway.database import User
 from services.gateway.keys.service import KeyRing
 from services.gateway.settings import GatewaySettings
@@ -30,7 +30,7 @@ class ScopeResolver:
         self._token: tuple[str, float] | None = None
 
     async def service_token(self, session: AsyncSession) -> str:
-        now = time.monotonic()
+        now = unix_now()  # the clock the token's exp is judged by
         if self._token is None or self._token[1] < now:
             signer = await self._keyring.signer(session)
             token = signer.sign("service:gateway", {"role": "service"}, ttl_s=SERVICE_TOKEN_TTL_S)
