@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from services.common.timeutil import today_shanghai, utc_now
+from pydantic import AfterValidator
+
+from services.common.timeutil import IsoDate, today_shanghai, utc_now
 
 # Devices' clocks drift; a record a few minutes "in the future" is a clock, not a forgery.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -24,3 +27,9 @@ def not_in_future_time(value: dt.datetime) -> dt.datetime:
     if value > utc_now() + CLOCK_SKEW:
         raise ValueError("must not be in the future")
     return value
+
+
+# A business date that has begun in Shanghai ("YYYY-MM-DD" only, as documented).
+PastDate = Annotated[IsoDate, AfterValidator(not_in_future_date)]
+# An instant with an offset, not ahead of the clock by more than CLOCK_SKEW.
+PastTime = Annotated[dt.datetime, AfterValidator(not_in_future_time)]

@@ -14,13 +14,12 @@ from pydantic import (
     field_validator,
 )
 
-from services.activities.dates import not_in_future_time
+from services.activities.dates import PastTime as _PastTime
 from services.common.enums import EvidenceKind, ServiceCategory, TargetGroup
 from services.common.timeutil import SHANGHAI
 
 PastTime = Annotated[
-    dt.datetime,
-    AfterValidator(not_in_future_time),
+    _PastTime,
     Field(
         examples=["2026-03-01T09:00:00+08:00"], description="RFC 3339 with a UTC offset; not in the future"
     ),

@@ -2,15 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.activities.dates import not_in_future_date
+from services.activities.dates import PastDate
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
 from services.common.enums import CaseStage, TargetGroup
-
-PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
 
 def not_null(value: object) -> object:

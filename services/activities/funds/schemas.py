@@ -15,10 +15,9 @@ from pydantic import (
     field_validator,
 )
 
-from services.activities.dates import not_in_future_date
+from services.activities.dates import PastDate
 
 CENT = Decimal("0.01")
-PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 LineName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 # Money in yuan: a decimal string with at most two decimals ("12000.50"), never a float (SPEC §3).

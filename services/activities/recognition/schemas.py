@@ -2,15 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.activities.dates import not_in_future_date
+from services.activities.dates import PastDate
 from services.common.enums import BrandProjectKind, RecognitionKind, RecognitionLevel
-
-PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
-
 
 # ---- brand projects (品牌成效) ----------------------------------------------------------------------
 

@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.activities.dates import not_in_future_date
-
-PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
-
+from services.activities.dates import PastDate
 
 # ---- safety trainings (消防安全教育培训) -------------------------------------------------------------
 

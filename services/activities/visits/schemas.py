@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.activities.dates import not_in_future_time
+from services.activities.dates import PastTime
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
-
-PastTime = Annotated[dt.datetime, AfterValidator(not_in_future_time)]
 
 
 def not_null(value: object) -> object:

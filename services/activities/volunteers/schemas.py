@@ -7,10 +7,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from services.activities.dates import not_in_future_date
+from services.activities.dates import PastDate
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, PersonName, PhoneNumber
 
-PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 TENTH = Decimal("0.1")
 
 
