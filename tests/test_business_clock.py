@@ -70,7 +70,7 @@ class HardMoment:
 
 def _moments() -> list[HardMoment]:
     """The hard moments, in order, all after the real clock's next New Year."""
-    year = dt.datetime.now(dt.UTC).year + 1  # the one call to the machine's clock: choosing the future
+    year = clock.utc_now().year + 1  # before any travel: the real clock, to choose moments in its future
     leap = next(y for y in range(year + 1, year + 9) if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))
 
     def utc(y: int, m: int, d: int, hh: int, mm: int, ss: int) -> dt.datetime:
