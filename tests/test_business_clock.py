@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -109,6 +110,7 @@ def _next_month(day: dt.date) -> dt.date:
 def clock_file() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="linju-clock-"))
     yield folder / "now"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
