@@ -1,0 +1,48 @@
+"""enum and state checks
+
+Users and API clients hold only the roles the API gives them, and a webhook delivery's state is a
+``delivery_state`` code, dated when delivered (issue 15); the hand-written
+``ck_webhook_deliveries_state`` gives way to the generated ``ck_webhook_deliveries_state_enum``.
+Added to a live database by migrations/checks.py: if stored rows break a rule, the migration
+stops naming them and changes nothing.
+
+Revision ID: gat0004
+Revises: gat0003
+Create Date: 2026-12-06 03:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from migrations.checks import add_checks, drop_checks
+from services.common.auth import USER_ROLES
+from services.common.constraints import enum_check, recorded_when
+from services.common.enums import DeliveryState, Role
+
+revision: str = 'gat0004'
+down_revision: str | None = 'gat0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CHECKS = [
+    ("users", enum_check("role", Role, members=USER_ROLES)),
+    ("api_clients", enum_check("role", Role, members=[Role.INTEGRATION])),
+    ("webhook_deliveries", enum_check("state", DeliveryState)),
+    ("webhook_deliveries", recorded_when("delivered_at", "state", [DeliveryState.DELIVERED])),
+]
+
+
+def upgrade() -> None:
+    add_checks('gateway', CHECKS)
+    op.drop_constraint(op.f('ck_webhook_deliveries_state'), 'webhook_deliveries', schema='gateway')
+
+
+def downgrade() -> None:
+    op.create_check_constraint(
+        op.f('ck_webhook_deliveries_state'),
+        'webhook_deliveries',
+        "state IN ('pending', 'delivered', 'failed')",
+        schema='gateway',
+    )
+    drop_checks('gateway', CHECKS)
