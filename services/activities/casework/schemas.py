@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from services.activities.dates import not_in_future_date
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
 from services.common.enums import CaseStage, TargetGroup
+from services.common.stored import StoredRead
 
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
@@ -62,7 +63,7 @@ class CaseUpdate(BaseModel):
         return not_null(value)
 
 
-class CaseRead(BaseModel):
+class CaseRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     target_group: TargetGroup
@@ -116,7 +117,7 @@ class GroupUpdate(BaseModel):
         return not_null(value)
 
 
-class GroupRead(BaseModel):
+class GroupRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.activities.dates import not_in_future_date
 from services.common.enums import DeliberationForm, ExecutionStatus
+from services.common.stored import StoredRead
 
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
@@ -37,7 +38,7 @@ class DeliberationUpdate(BaseModel):
     execution_status: ExecutionStatus | None = None
 
 
-class DeliberationRead(BaseModel):
+class DeliberationRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from services.activities.dates import not_in_future_date
+from services.common.stored import StoredRead
 
 CENT = Decimal("0.01")
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
@@ -90,7 +91,7 @@ class BudgetLineRead(BaseModel):
     amount: Money
 
 
-class FundAccountRead(BaseModel):
+class FundAccountRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     project: str
@@ -125,7 +126,7 @@ class FundEntryUpdate(BaseModel):
     purpose: str | None = Field(None, max_length=200)
 
 
-class FundEntryRead(BaseModel):
+class FundEntryRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from services.activities.dates import not_in_future_date
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
 from services.common.enums import ReferralStatus, ServiceCategory
+from services.common.stored import StoredRead
 
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
@@ -55,7 +56,7 @@ class NeedUpdate(BaseModel):
         return not_null(value)
 
 
-class NeedRead(BaseModel):
+class NeedRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     recorded_on: dt.date
@@ -102,7 +103,7 @@ class ReferralClose(BaseModel):
     outcome: str = Field(min_length=1, max_length=5000, description="What came of the referral (转介结果).")
 
 
-class ReferralRead(BaseModel):
+class ReferralRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

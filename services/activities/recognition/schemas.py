@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.activities.dates import not_in_future_date
 from services.common.enums import BrandProjectKind, RecognitionKind, RecognitionLevel
+from services.common.stored import StoredRead
 
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
@@ -36,7 +37,7 @@ class BrandProjectUpdate(BaseModel):
     description: str | None = Field(None, max_length=1000)
 
 
-class BrandProjectRead(BaseModel):
+class BrandProjectRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -84,7 +85,7 @@ class RecognitionUpdate(BaseModel):
     evidence: list[RecognitionEvidence] | None = Field(None, max_length=20)
 
 
-class RecognitionRead(BaseModel):
+class RecognitionRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

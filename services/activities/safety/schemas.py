@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.activities.dates import not_in_future_date
+from services.common.stored import StoredRead
 
 PastDate = Annotated[dt.date, AfterValidator(not_in_future_date)]
 
@@ -33,7 +34,7 @@ class SafetyTrainingUpdate(BaseModel):
     has_record: bool | None = None
 
 
-class SafetyTrainingRead(BaseModel):
+class SafetyTrainingRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -89,7 +90,7 @@ class SafetyPatrolUpdate(BaseModel):
     )
 
 
-class SafetyPatrolRead(BaseModel):
+class SafetyPatrolRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     patrolled_on: dt.date

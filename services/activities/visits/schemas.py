@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from services.activities.dates import not_in_future_time
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
+from services.common.stored import StoredRead
 
 PastTime = Annotated[dt.datetime, AfterValidator(not_in_future_time)]
 
@@ -53,7 +54,7 @@ class VisitUpdate(BaseModel):
         return not_null(value)
 
 
-class VisitRead(BaseModel):
+class VisitRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     visited_at: dt.datetime
