@@ -9,14 +9,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.activities.database import Base, SiteRecord
 from services.common.constraints import state_rule
+from services.common.timeutil import SHANGHAI
 
 
 def published_late_rule() -> CheckConstraint:
-    """``ck_activity_plans_published_late_when_published``: only a published plan was published late."""
+    """``ck_activity_plans_published_late_when_published``: a plan was published late exactly when it
+    was published on or after the first day of its month, Asia/Shanghai (plans/service.py)."""
+    published_on = f"CAST(timezone('{SHANGHAI.key}', published_at) AS date)"
     return state_rule(
         "published_late_when_published",
-        "NOT published_late OR published_at IS NOT NULL",
-        columns=("published_late", "published_at"),
+        f"published_late = (published_at IS NOT NULL AND {published_on} >= month)",
+        columns=("published_late", "published_at", "month"),
     )
 
 
