@@ -10,7 +10,9 @@ since each lineage's upgrade is one transaction (``migrations/env_common.py`` ru
 never edited here: what a bad row should have said is for a person to decide (README,
 "A stored record breaks a rule").
 
-The constraints come from :mod:`services.common.constraints`, the same helpers the models use.
+The constraints are built by :mod:`services.common.constraints`, the helpers the models use; a
+migration passes the codes of its day (``codes_check``), not the live enum, so the database changes
+only with a migration.
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ SHOWN_KEYS = 5
 TableChecks = Sequence[tuple[str, CheckConstraint]]
 
 
-def add_checks(schema: str, checks: TableChecks) -> None:
+def add_checks(schema: str, checks: TableChecks, *, replace: bool = False) -> None:
     """Add ``checks`` ((table, constraint) pairs) to ``schema``'s tables, or refuse with every
-    stored row that breaks one of them and change nothing."""
+    stored row that breaks one of them and change nothing. ``replace``: a constraint of the same
+    name goes first (a new member of an enum: the same constraint with the new codes)."""
     connection = op.get_bind()
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     for table, check in checks:
+        if replace:
+            connection.exec_driver_sql(
+                f"ALTER TABLE {schema}.{table} DROP CONSTRAINT IF EXISTS {constraint_name(table, check)}"
+            )
         connection.exec_driver_sql(
             f"ALTER TABLE {schema}.{table} ADD CONSTRAINT {constraint_name(table, check)} "
             f"CHECK ({check.sqltext}) NOT VALID"

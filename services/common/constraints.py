@@ -6,9 +6,11 @@ with; array columns (``target_groups``) must be contained in the codes (``<@``).
 carry the rules their transitions keep (:func:`recorded_when`, :func:`state_rule`), e.g. a round has
 ``published_at`` exactly when it is ``published``: ``ck_<table>_<column>_when_<state column>``.
 
-The models put these in ``__table_args__`` and the migrations add them with the same helpers
-(``migrations/checks.py``), so a model and its migration cannot spell a rule differently;
-``tests/test_db_constraints.py`` compares both with what ``pg_constraint`` holds.
+The models put these in ``__table_args__``, built from the enums; the migrations add them with
+the same helpers (``migrations/checks.py``) but pin the codes of their day (:func:`codes_check`), as
+any migration records the DDL of its day. ``tests/test_db_constraints.py`` compares what
+``pg_constraint`` holds with the models and the enums, so a member added in Python fails it until a
+migration (``add_checks(…, replace=True)`` with the new codes) brings the database along.
 
 CHECK constraints rather than PostgreSQL enum types: adding a member to an enum type is
 ``ALTER TYPE … ADD VALUE`` (which cannot be undone, and before PostgreSQL 12 not inside a
@@ -29,8 +31,9 @@ from sqlalchemy.sql.elements import conv
 
 from services.common.db import NAMING_CONVENTION
 
-ENUM_RULE = "linju_enum"  # CheckConstraint.info key of an enum column's rule (an EnumRule)
-STATE_RULE = "linju_state"  # CheckConstraint.info key of a state rule (the columns it reads)
+# CheckConstraint.info keys: the columns every generated constraint reads; an enum column's EnumRule.
+RULE_COLUMNS = "linju_columns"
+ENUM_RULE = "linju_enum"
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,10 @@ def sql_literals(values: Iterable[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
-def in_states(column: str, members: Iterable[StrEnum]) -> str:
-    """``state IN ('closed', 'published')`` (``state = 'x'`` for one member)."""
-    values = [member.value for member in members]
+def in_states(column: str, members: Iterable[str]) -> str:
+    """``state IN ('closed', 'published')`` (``state = 'x'`` for one member); members are codes or
+    enum members (a StrEnum member is its code)."""
+    values = [str(member) for member in members]
     if len(values) == 1:
         return f"{column} = {sql_literals(values)}"
     return f"{column} IN ({sql_literals(values)})"
@@ -71,24 +75,32 @@ def enum_check(
     codes). ``members`` narrows it to the subset a column may hold (users are never `integration`)."""
     chosen = list(enum_cls) if members is None else [enum_cls(member) for member in members]
     values = tuple(member.value for member in chosen)
+    check = codes_check(column, values, array=array)
+    check.info[ENUM_RULE] = EnumRule(column, enum_cls, values, array)
+    return check
+
+
+def codes_check(column: str, codes: Iterable[str], *, array: bool = False) -> CheckConstraint:
+    """:func:`enum_check` from the codes themselves: what a migration pins — the codes of the day it
+    was written, so the database changes only with a migration (and the test that compares
+    ``pg_constraint`` with the enums fails until there is one)."""
+    codes = tuple(codes)
     if array:
         # The column is VARCHAR(n)[]: compare as such (PostgreSQL has no text[] <@ varchar[]).
-        sqltext = f"{column} <@ ARRAY[{sql_literals(values)}]::varchar[]"
+        sqltext = f"{column} <@ ARRAY[{sql_literals(codes)}]::varchar[]"
     else:
-        sqltext = f"{column} IN ({sql_literals(values)})"
-    return CheckConstraint(
-        sqltext, name=f"{column}_enum", info={ENUM_RULE: EnumRule(column, enum_cls, values, array)}
-    )
+        sqltext = f"{column} IN ({sql_literals(codes)})"
+    return CheckConstraint(sqltext, name=f"{column}_enum", info={RULE_COLUMNS: (column,)})
 
 
 def state_rule(name: str, sqltext: str, *, columns: Iterable[str]) -> CheckConstraint:
     """A rule of a state machine that a row can be checked against on its own (``columns``: what it
     reads, for error messages)."""
-    return CheckConstraint(sqltext, name=name, info={STATE_RULE: tuple(columns)})
+    return CheckConstraint(sqltext, name=name, info={RULE_COLUMNS: tuple(columns)})
 
 
 def recorded_when(
-    column: str, state_column: str, required: Iterable[StrEnum], *, kept: Iterable[StrEnum] = ()
+    column: str, state_column: str, required: Iterable[str], *, kept: Iterable[str] = ()
 ) -> CheckConstraint:
     """``ck_<table>_<column>_when_<state column>``: ``column`` is set in the ``required`` states,
     may keep its value in the ``kept`` ones (states reached from a required one), and is NULL in
@@ -113,11 +125,7 @@ def constraint_name(table: str, check: CheckConstraint) -> str:
 
 def rule_columns(check: CheckConstraint) -> tuple[str, ...]:
     """The columns a generated constraint reads (empty for a hand-written one)."""
-    rule = check.info.get(ENUM_RULE)
-    if isinstance(rule, EnumRule):
-        return (rule.column,)
-    columns = check.info.get(STATE_RULE)
-    return tuple(columns) if columns else ()
+    return tuple(check.info.get(RULE_COLUMNS, ()))
 
 
 def generated_checks(tables: Mapping[str, object]) -> list[tuple[str, CheckConstraint]]:

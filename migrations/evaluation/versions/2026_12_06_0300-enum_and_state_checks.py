@@ -17,17 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 from migrations.checks import add_checks, drop_checks
-from services.common.constraints import enum_check, recorded_when
-from services.common.enums import (
-    FindingSeverity,
-    ImprovementState,
-    IndicatorSource,
-    RoundKind,
-    RoundState,
-    ScorecardState,
-    SurveyChannel,
-    Tier,
-)
+from services.common.constraints import codes_check, recorded_when
 
 revision: str = 'eva0005'
 down_revision: str | None = 'eva0004'
@@ -35,28 +25,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 CHECKS = [
-    ("rounds", enum_check("kind", RoundKind)),
-    ("rounds", enum_check("state", RoundState)),
-    ("rounds", recorded_when("closed_at", "state", [RoundState.CLOSED, RoundState.PUBLISHED])),
-    ("rounds", recorded_when("published_at", "state", [RoundState.PUBLISHED])),
-    ("scorecards", enum_check("state", ScorecardState)),
-    ("scorecards", enum_check("tier", Tier)),
-    (
-        "scorecards",
-        recorded_when(
-            "submitted_at",
-            "state",
-            [ScorecardState.SUBMITTED, ScorecardState.RETURNED, ScorecardState.ACCEPTED],
-        ),
-    ),
-    ("scorecards", recorded_when("accepted_at", "state", [ScorecardState.ACCEPTED])),
-    ("scorecards", recorded_when("tier", "state", [], kept=[ScorecardState.ACCEPTED])),
-    ("scorecard_items", enum_check("source", IndicatorSource)),
-    ("findings", enum_check("severity", FindingSeverity)),
-    ("survey_responses", enum_check("channel", SurveyChannel)),
-    ("improvement_plans", enum_check("state", ImprovementState)),
-    ("improvement_plans", recorded_when("verified_at", "state", [ImprovementState.VERIFIED])),
-    ("improvement_plans", recorded_when("verified_by", "state", [ImprovementState.VERIFIED])),
+    ("rounds", codes_check("kind", ("midterm", "final", "quarterly"))),
+    ("rounds", codes_check("state", ("open", "closed", "published"))),
+    ("rounds", recorded_when("closed_at", "state", ["closed", "published"])),
+    ("rounds", recorded_when("published_at", "state", ["published"])),
+    ("scorecards", codes_check("state", ("draft", "submitted", "returned", "accepted"))),
+    ("scorecards", codes_check("tier", ("demonstration", "standard", "basic"))),
+    ("scorecards", recorded_when("submitted_at", "state", ["submitted", "returned", "accepted"])),
+    ("scorecards", recorded_when("accepted_at", "state", ["accepted"])),
+    ("scorecards", recorded_when("tier", "state", [], kept=["accepted"])),
+    ("scorecard_items", codes_check("source", ("auto", "manual", "hybrid"))),
+    ("findings", codes_check("severity", ("minor", "major", "critical"))),
+    ("survey_responses", codes_check("channel", ("onsite_random", "phone"))),
+    ("improvement_plans", codes_check("state", ("open", "in_progress", "done", "verified"))),
+    ("improvement_plans", recorded_when("verified_at", "state", ["verified"])),
+    ("improvement_plans", recorded_when("verified_by", "state", ["verified"])),
 ]
 
 

@@ -16,9 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 from migrations.checks import add_checks, drop_checks
-from services.common.auth import USER_ROLES
-from services.common.constraints import enum_check, recorded_when
-from services.common.enums import DeliveryState, Role
+from services.common.constraints import codes_check, recorded_when
 
 revision: str = 'gat0004'
 down_revision: str | None = 'gat0003'
@@ -26,10 +24,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 CHECKS = [
-    ("users", enum_check("role", Role, members=USER_ROLES)),
-    ("api_clients", enum_check("role", Role, members=[Role.INTEGRATION])),
-    ("webhook_deliveries", enum_check("state", DeliveryState)),
-    ("webhook_deliveries", recorded_when("delivered_at", "state", [DeliveryState.DELIVERED])),
+    ("users", codes_check("role", ("district", "street", "operator", "evaluator"))),
+    ("api_clients", codes_check("role", ("integration",))),
+    ("webhook_deliveries", codes_check("state", ("pending", "delivered", "failed"))),
+    ("webhook_deliveries", recorded_when("delivered_at", "state", ["delivered"])),
 ]
 
 
