@@ -56,9 +56,9 @@ def add_checks(schema: str, checks: TableChecks, *, replace: bool = False) -> No
     ]
     if problems:
         raise ConstraintViolations(
-            f"Stored rows break {len(problems)} of the constraints this migration adds; nothing was "
-            "changed. Repair the rows (README, operations: 'A stored record breaks a rule') and run "
-            "the migration again.\n" + "\n".join(problems)
+            f"Stored rows of the {schema} schema break {len(problems)} of the constraints its "
+            "migration adds; nothing was changed. Repair the rows (README, operations: 'A stored "
+            "record breaks a rule') and run the migration again.\n" + "\n".join(problems)
         )
     for table, check in checks:
         connection.exec_driver_sql(
@@ -86,7 +86,7 @@ def _violations(connection: Connection, schema: str, table: str, check: CheckCon
     columns = ", ".join(rule_columns(check)) or "?"
     return (
         f"  {schema}.{table} ({columns}): {count} row{'s' if count != 1 else ''} break "
-        f"{constraint_name(table, check)} CHECK ({check.sqltext}); first {'/'.join(key)}: "
+        f"{constraint_name(table, check)} CHECK ({check.sqltext}); the first by {'/'.join(key)}: "
         + ", ".join(str(k) for k in keys)
     )
 
