@@ -32,12 +32,15 @@ LOCK_TIMEOUT = "10s"
 SHOWN_KEYS = 5
 
 TableChecks = Sequence[tuple[str, CheckConstraint]]
+# A hand-written constraint a generated one takes the place of: (table, name, condition).
+Replaced = Sequence[tuple[str, str, str]]
 
 
-def add_checks(schema: str, checks: TableChecks, *, replace: bool = False) -> None:
+def add_checks(schema: str, checks: TableChecks, *, replace: bool = False, replacing: Replaced = ()) -> None:
     """Add ``checks`` ((table, constraint) pairs) to ``schema``'s tables, or refuse with every
     stored row that breaks one of them and change nothing. ``replace``: a constraint of the same
-    name goes first (a new member of an enum: the same constraint with the new codes)."""
+    name goes first (a new member of an enum: the same constraint with the new codes);
+    ``replacing``: hand-written constraints the new ones make redundant, dropped once they hold."""
     connection = op.get_bind()
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     for table, check in checks:
@@ -64,10 +67,15 @@ def add_checks(schema: str, checks: TableChecks, *, replace: bool = False) -> No
         connection.exec_driver_sql(
             f"ALTER TABLE {schema}.{table} VALIDATE CONSTRAINT {constraint_name(table, check)}"
         )
+    for table, name, _ in replacing:
+        connection.exec_driver_sql(f"ALTER TABLE {schema}.{table} DROP CONSTRAINT {name}")
     connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
 
 
-def drop_checks(schema: str, checks: TableChecks) -> None:
+def drop_checks(schema: str, checks: TableChecks, *, restoring: Replaced = ()) -> None:
+    """The downgrade of :func:`add_checks`: ``checks`` dropped, the ``replacing`` ones back."""
+    for table, name, condition in restoring:
+        op.execute(f"ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} CHECK ({condition})")
     for table, check in reversed(checks):
         op.execute(f"ALTER TABLE {schema}.{table} DROP CONSTRAINT {constraint_name(table, check)}")
 

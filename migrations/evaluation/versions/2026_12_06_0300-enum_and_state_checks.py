@@ -14,8 +14,6 @@ Create Date: 2026-12-06 03:00:00.000000
 
 from collections.abc import Sequence
 
-from alembic import op
-
 from migrations.checks import add_checks, drop_checks
 from services.common.constraints import codes_check, recorded_when
 
@@ -43,16 +41,12 @@ CHECKS = [
 ]
 
 
+HAND_WRITTEN = [("survey_responses", "ck_survey_responses_channel_known", "channel IN ('onsite_random', 'phone')")]
+
+
 def upgrade() -> None:
-    add_checks('evaluation', CHECKS)
-    op.drop_constraint(op.f('ck_survey_responses_channel_known'), 'survey_responses', schema='evaluation')
+    add_checks('evaluation', CHECKS, replacing=HAND_WRITTEN)
 
 
 def downgrade() -> None:
-    op.create_check_constraint(
-        op.f('ck_survey_responses_channel_known'),
-        'survey_responses',
-        "channel IN ('onsite_random', 'phone')",
-        schema='evaluation',
-    )
-    drop_checks('evaluation', CHECKS)
+    drop_checks('evaluation', CHECKS, restoring=HAND_WRITTEN)

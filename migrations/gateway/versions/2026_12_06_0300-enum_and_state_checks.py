@@ -13,8 +13,6 @@ Create Date: 2026-12-06 03:00:00.000000
 
 from collections.abc import Sequence
 
-from alembic import op
-
 from migrations.checks import add_checks, drop_checks
 from services.common.constraints import codes_check, recorded_when
 
@@ -31,16 +29,12 @@ CHECKS = [
 ]
 
 
+HAND_WRITTEN = [("webhook_deliveries", "ck_webhook_deliveries_state", "state IN ('pending', 'delivered', 'failed')")]
+
+
 def upgrade() -> None:
-    add_checks('gateway', CHECKS)
-    op.drop_constraint(op.f('ck_webhook_deliveries_state'), 'webhook_deliveries', schema='gateway')
+    add_checks('gateway', CHECKS, replacing=HAND_WRITTEN)
 
 
 def downgrade() -> None:
-    op.create_check_constraint(
-        op.f('ck_webhook_deliveries_state'),
-        'webhook_deliveries',
-        "state IN ('pending', 'delivered', 'failed')",
-        schema='gateway',
-    )
-    drop_checks('gateway', CHECKS)
+    drop_checks('gateway', CHECKS, restoring=HAND_WRITTEN)
