@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic.config import ExtraValues
@@ -78,13 +78,7 @@ def stored_record_invalid(
 
 class StoredRead(BaseModel):
     """Base of the read models built from stored rows: a row that fails validation raises
-    :class:`StoredRecordInvalid` naming it, instead of a ``ValidationError`` (a bare 500).
-
-    ``stored_in`` names the table for the few callers that validate a plain mapping (the ORM row
-    names its own table).
-    """
-
-    stored_in: ClassVar[str | None] = None
+    :class:`StoredRecordInvalid` naming it, instead of a ``ValidationError`` (a bare 500)."""
 
     @classmethod
     def model_validate(
@@ -111,8 +105,9 @@ class StoredRead(BaseModel):
                 by_name=by_name,
             )
         except ValidationError as error:
+            # An ORM row names its table; for a mapping the log names the read model instead.
             raise stored_record_invalid(
-                obj if source is None else source, error, table=cls.stored_in
+                obj if source is None else source, error, table=f"? (read as {cls.__name__})"
             ) from error
 
 
