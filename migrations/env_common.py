@@ -43,9 +43,14 @@ def _configure(connection: Connection, schema: str) -> None:
 
 async def _run_async(schema: str) -> None:
     engine = create_async_engine(_url())
-    async with engine.begin() as connection:
-        await connection.run_sync(_configure, schema)
-    await engine.dispose()
+    try:
+        # One transaction for the whole upgrade of the lineage: Alembic sees it already open and
+        # opens none per migration, so a migration that raises (migrations/checks.py) leaves
+        # nothing of the run behind.
+        async with engine.begin() as connection:
+            await connection.run_sync(_configure, schema)
+    finally:
+        await engine.dispose()
 
 
 def run(schema: str) -> None:

@@ -21,21 +21,11 @@ from services.activities.recognition.models import BrandProject, Recognition
 from services.activities.safety.models import SafetyPatrol, SafetyTraining
 from services.activities.visits.models import Visit
 from services.activities.volunteers.models import Volunteer, VolunteerHours
+from services.common.enums import ServiceCategory
 from services.common.masking import mask_id_number
 from services.common.timeutil import SHANGHAI, now_shanghai, shanghai_date
 
-CATEGORIES = [
-    "infant",
-    "elderly",
-    "youth",
-    "disability",
-    "family",
-    "social_assistance",
-    "culture",
-    "deliberation",
-    "org_incubation",
-    "social_work",
-]
+CATEGORIES = [category.value for category in ServiceCategory]
 TITLES = {
     "infant": "亲子共读时光",
     "elderly": "长者健康讲座",

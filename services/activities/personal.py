@@ -31,15 +31,16 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activities import records, redaction
 from services.activities.scope import sees_personal_data
 from services.common.auth import Principal
 from services.common.masking import id_number_digest, mask_id_number, mask_name, mask_phone
+from services.common.stored import StoredRead
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound=StoredRead)
 
 
 class Disclosure(StrEnum):
@@ -128,7 +129,7 @@ class PersonalData:
         data.update(self.values(row, disclosure))
         data["personal_data"] = disclosure
         data.update(extra)
-        return schema.model_validate(data)
+        return schema.model_validate(data, source=row)
 
     def render_list(
         self,

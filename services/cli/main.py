@@ -14,6 +14,7 @@ from types import FrameType
 from services.cli import database as db
 from services.cli.seed import seed
 from services.cli.stack import Stack
+from services.common.constraints import ConstraintViolations
 
 DEFAULT_DATA_DIR = Path(".linju")
 
@@ -86,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-keys": cmd_rotate_keys,
         "dispatch": cmd_dispatch,
     }[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except ConstraintViolations as refused:
+        # A migration found stored rows breaking a rule it adds: its message is the whole story.
+        print(f"linju: migration refused. {refused}", file=sys.stderr)
+        return 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -376,6 +376,15 @@ class Role(StrEnum):
     INTEGRATION = "integration"
 
 
+class DeliveryState(StrEnum):
+    """State of a webhook delivery: pending until answered with a 2xx (delivered) or until its retry
+    window ends (failed)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 # Every enum, in the order of the enum document.
 ENUMS: tuple[type[StrEnum], ...] = (
     SiteStatus,
@@ -415,6 +424,7 @@ ENUMS: tuple[type[StrEnum], ...] = (
     ImprovementState,
     FindingSeverity,
     Role,
+    DeliveryState,
 )
 
 # The national standard each safety checklist item must comply with (4.2.1); None: no standard named.
@@ -652,6 +662,11 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "operator": ("Operator", "运营方"),
         "evaluator": ("Third-party evaluator", "第三方评估机构"),
         "integration": ("Data platform integration", "数据平台对接"),
+    },
+    "delivery_state": {
+        "pending": ("Pending", "待推送"),
+        "delivered": ("Delivered", "已送达"),
+        "failed": ("Failed", "推送失败"),
     },
 }
 

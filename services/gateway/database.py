@@ -10,7 +10,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.app import ServiceTables
+from services.common.auth import USER_ROLES
+from services.common.constraints import enum_check
 from services.common.db import NAMING_CONVENTION
+from services.common.enums import Role
 from services.common.timeutil import utc_now
 
 
@@ -24,6 +27,8 @@ tables = ServiceTables(metadata)
 
 class User(Base):
     __tablename__ = "users"
+    # People: `integration` is the role of API clients only.
+    __table_args__ = (enum_check("role", Role, members=USER_ROLES),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -48,6 +53,8 @@ class ApiClient(Base):
     """Client-credentials clients: district data platforms (role `integration`) and our own services."""
 
     __tablename__ = "api_clients"
+    # Registered through the API as `integration`; the services' own clients are not rows here.
+    __table_args__ = (enum_check("role", Role, members=[Role.INTEGRATION]),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -270,6 +270,7 @@ async def seed_demo_registry(session: AsyncSession) -> bool:
         community = street.communities[i % len(street.communities)]
         kind = "hub_plan" if i % 2 == 0 else "facility"
         filing = Filing(
+            id=uuid.uuid4(),
             year=year,
             kind=kind,
             state=state,
@@ -287,10 +288,9 @@ async def seed_demo_registry(session: AsyncSession) -> bool:
             description="结合社区实际需求,统筹建设。",
             created_by="demo",
         )
-        session.add(filing)
-        await session.flush()
         if kind == "hub_plan" and state == "approved":
-            # As approval does through the API (6.2.2): the plan becomes a planned site.
+            # As approval does through the API (6.2.2): the plan becomes a planned site, linked in
+            # the same write (ck_filings_site_id_when_approved).
             planned = Site(
                 id=demo_id("site", f"filing-{i}"),
                 code=f"DEMO-HP-{year}-{i:02d}",
@@ -302,6 +302,8 @@ async def seed_demo_registry(session: AsyncSession) -> bool:
             )
             session.add(planned)
             filing.site_id = planned.id
+        session.add(filing)
+        await session.flush()
         path = {
             "draft": ["draft"],
             "submitted": ["draft", "submitted"],

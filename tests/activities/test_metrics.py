@@ -244,14 +244,16 @@ def data(stack: RunningStack, site: dict, gateway: httpx.Client, district_token:
     )
 
     def plan(name: str, month: str, published: str | None) -> None:
+        first = day(f"{month}-01")
         r[name] = insert(
             stack,
             "activity_plans",
             sid,
-            month=day(f"{month}-01"),
+            month=first,
             items=[],
             published_at=at(published) if published else None,
-            published_late=False,
+            # As publishing sets it: on or after the first day of the month (Asia/Shanghai).
+            published_late=published is not None and at(published).date() >= first,
         )
 
     plan("plan_jan", "2026-01", "2025-12-20 10:00")

@@ -113,15 +113,19 @@ def september(stack: RunningStack, site: dict, neighbour: dict) -> None:
         ("2026-09-25", "closed"),
         ("2026-10-01", "closed"),
     ]:
+        referred_on = dt.date.fromisoformat(day)
         insert(
             stack,
             "referrals",
             sid,
             need_id=uuid.UUID(needs[0]),
-            referred_on=dt.date.fromisoformat(day),
+            referred_on=referred_on,
             to_name="街道社区卫生服务中心",
             status=status,
-            outcome="",
+            # Accepting and closing date themselves (ck_referrals_*_when_status).
+            accepted_on=referred_on if status != "open" else None,
+            closed_on=referred_on if status == "closed" else None,
+            outcome="已办结" if status == "closed" else "",
         )
     volunteer = insert(stack, "volunteers", sid, name="李志愿", registered_on=dt.date(2026, 1, 1))
     for day, hours in [("2026-09-01", "3.5"), ("2026-09-30", "4"), ("2026-10-01", "8"), ("2026-08-31", "2")]:

@@ -41,7 +41,7 @@ def log_half_year(stack: RunningStack, site_id: str, seed: int) -> None:
             stack,
             "activities",
             site_id,
-            category=rng.choice(["culture", "elderly", "children"]),
+            category=rng.choice(["culture", "elderly", "youth"]),
             title=f"活动{n}",
             is_theme=rng.random() < 0.7,
             starts_at=starts,
@@ -147,14 +147,15 @@ def log_half_year(stack: RunningStack, site_id: str, seed: int) -> None:
             )
         if rng.random() < 0.85:
             published = rng.choice([f"2026-0{month}-02 10:00", None] + [f"2025-12-{20 + month} 10:00"] * 3)
+            first = day(f"2026-0{month}-01")
             insert(
                 stack,
                 "activity_plans",
                 site_id,
-                month=day(f"2026-0{month}-01"),
+                month=first,
                 items=[],
                 published_at=at(published) if published else None,
-                published_late=False,
+                published_late=published is not None and at(published).date() >= first,
             )
     for n in range(rng.randrange(0, 4)):
         insert(
@@ -445,9 +446,12 @@ def test_states_roles_and_scope(
         )
     }
     assert {c for c in after if after[c] != versions[c]} == {cards[sites[0]], cards[sites[1]]}
-    # A submitted scorecard is left as it is and listed.
+    # A submitted scorecard is left as it is and listed (submitted as the API submits: dated).
     submitted = cards[sites[3]]
-    stack.sql("UPDATE evaluation.scorecards SET state = 'submitted' WHERE id = $1", uuid.UUID(submitted))
+    stack.sql(
+        "UPDATE evaluation.scorecards SET state = 'submitted', submitted_at = now() WHERE id = $1",
+        uuid.UUID(submitted),
+    )
     try:
         response = gateway.post(url, headers=bearer(district_token))
         assert response.status_code == 200, response.text
@@ -456,7 +460,10 @@ def test_states_roles_and_scope(
         ]
         assert submitted not in {c["scorecard_id"] for c in response.json()["computed"]}
     finally:
-        stack.sql("UPDATE evaluation.scorecards SET state = 'draft' WHERE id = $1", uuid.UUID(submitted))
+        stack.sql(
+            "UPDATE evaluation.scorecards SET state = 'draft', submitted_at = NULL WHERE id = $1",
+            uuid.UUID(submitted),
+        )
     # Other roles, another evaluator, unknown rounds.
     operator = user_token(
         gateway, district_token, "operator", organization_id=create_org(gateway, district_token)["id"]

@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.activities.database import Base, SiteRecord
+from services.common.constraints import enum_check
+from services.common.enums import ServiceCategory, TargetGroup
 
 
 class Activity(SiteRecord, Base):
@@ -28,6 +30,8 @@ class Activity(SiteRecord, Base):
         ),
         CheckConstraint("ends_at >= starts_at", name="ends_after_starts"),
         CheckConstraint("attendance >= 0", name="attendance_not_negative"),
+        enum_check("category", ServiceCategory),
+        enum_check("target_groups", TargetGroup, array=True),
     )
 
     category: Mapped[str] = mapped_column(String(32))

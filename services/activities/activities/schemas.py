@@ -16,6 +16,7 @@ from pydantic import (
 
 from services.activities.dates import PastTime as _PastTime
 from services.common.enums import EvidenceKind, ServiceCategory, TargetGroup
+from services.common.stored import StoredRead
 from services.common.timeutil import SHANGHAI
 
 PastTime = Annotated[
@@ -94,7 +95,7 @@ class ActivityUpdate(BaseModel):
     evidence: list[Evidence] | None = Field(None, max_length=50)
 
 
-class ActivityRead(BaseModel):
+class ActivityRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

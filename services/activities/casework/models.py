@@ -6,6 +6,8 @@ from sqlalchemy import CheckConstraint, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.activities.database import Base, SiteRecord
+from services.common.constraints import enum_check
+from services.common.enums import CaseStage, TargetGroup
 
 
 class Case(SiteRecord, Base):
@@ -16,6 +18,8 @@ class Case(SiteRecord, Base):
         Index("ix_cases_site_opened", "site_id", "opened_on"),
         CheckConstraint("closed_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),
         CheckConstraint("sessions >= 0", name="sessions_not_negative"),
+        enum_check("target_group", TargetGroup),
+        enum_check("stage", CaseStage),
     )
 
     target_group: Mapped[str] = mapped_column(String(32))
@@ -41,6 +45,8 @@ class Group(SiteRecord, Base):
         Index("ix_groups_site_opened", "site_id", "opened_on"),
         CheckConstraint("closed_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),
         CheckConstraint("sessions >= 0 AND members >= 0", name="counts_not_negative"),
+        enum_check("target_group", TargetGroup),
+        enum_check("stage", CaseStage),
     )
 
     name: Mapped[str] = mapped_column(String(100))

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.activities.dates import PastDate
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
 from services.common.enums import CaseStage, TargetGroup
+from services.common.stored import StoredRead
 
 
 def not_null(value: object) -> object:
@@ -59,7 +60,7 @@ class CaseUpdate(BaseModel):
         return not_null(value)
 
 
-class CaseRead(BaseModel):
+class CaseRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     target_group: TargetGroup
@@ -113,7 +114,7 @@ class GroupUpdate(BaseModel):
         return not_null(value)
 
 
-class GroupRead(BaseModel):
+class GroupRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -6,6 +6,8 @@ from sqlalchemy import CheckConstraint, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.activities.database import Base, SiteRecord
+from services.common.constraints import enum_check
+from services.common.enums import DeliberationForm, ExecutionStatus
 
 
 class Deliberation(SiteRecord, Base):
@@ -15,6 +17,8 @@ class Deliberation(SiteRecord, Base):
     __table_args__ = (
         Index("ix_deliberations_site_held", "site_id", "held_on"),
         CheckConstraint("participants >= 0", name="participants_not_negative"),
+        enum_check("form", DeliberationForm),
+        enum_check("execution_status", ExecutionStatus),
     )
 
     held_on: Mapped[dt.date] = mapped_column(Date)

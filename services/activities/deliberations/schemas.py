@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.activities.dates import PastDate
 from services.common.enums import DeliberationForm, ExecutionStatus
+from services.common.stored import StoredRead
 
 
 class DeliberationCreate(BaseModel):
@@ -34,7 +35,7 @@ class DeliberationUpdate(BaseModel):
     execution_status: ExecutionStatus | None = None
 
 
-class DeliberationRead(BaseModel):
+class DeliberationRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

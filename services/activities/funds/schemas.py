@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from services.activities.dates import PastDate
+from services.common.stored import StoredRead
 
 CENT = Decimal("0.01")
 LineName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -89,7 +90,7 @@ class BudgetLineRead(BaseModel):
     amount: Money
 
 
-class FundAccountRead(BaseModel):
+class FundAccountRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     project: str
@@ -124,7 +125,7 @@ class FundEntryUpdate(BaseModel):
     purpose: str | None = Field(None, max_length=200)
 
 
-class FundEntryRead(BaseModel):
+class FundEntryRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.activities.dates import PastDate
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
 from services.common.enums import ReferralStatus, ServiceCategory
+from services.common.stored import StoredRead
 
 
 def not_null(value: object) -> object:
@@ -52,7 +53,7 @@ class NeedUpdate(BaseModel):
         return not_null(value)
 
 
-class NeedRead(BaseModel):
+class NeedRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     recorded_on: dt.date
@@ -99,7 +100,7 @@ class ReferralClose(BaseModel):
     outcome: str = Field(min_length=1, max_length=5000, description="What came of the referral (转介结果).")
 
 
-class ReferralRead(BaseModel):
+class ReferralRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from services.common.enums import ServiceCategory
+from services.common.stored import StoredRead
 
 # Any four-digit year but 0000 (there is no year 0: "0000-01" must be a 422, not a failed date()).
 MONTH_PATTERN = r"^(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])$"
@@ -63,7 +64,7 @@ class ActivityPlanUpdate(BaseModel):
     items: list[PlanItem] = Field(max_length=500, description="Replaces the whole list of items")
 
 
-class ActivityPlanRead(BaseModel):
+class ActivityPlanRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

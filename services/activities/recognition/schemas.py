@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.activities.dates import PastDate
 from services.common.enums import BrandProjectKind, RecognitionKind, RecognitionLevel
+from services.common.stored import StoredRead
 
 # ---- brand projects (品牌成效) ----------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ class BrandProjectUpdate(BaseModel):
     description: str | None = Field(None, max_length=1000)
 
 
-class BrandProjectRead(BaseModel):
+class BrandProjectRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -80,7 +81,7 @@ class RecognitionUpdate(BaseModel):
     evidence: list[RecognitionEvidence] | None = Field(None, max_length=20)
 
 
-class RecognitionRead(BaseModel):
+class RecognitionRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.activities.dates import PastDate
+from services.common.stored import StoredRead
 
 # ---- safety trainings (消防安全教育培训) -------------------------------------------------------------
 
@@ -30,7 +31,7 @@ class SafetyTrainingUpdate(BaseModel):
     has_record: bool | None = None
 
 
-class SafetyTrainingRead(BaseModel):
+class SafetyTrainingRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -86,7 +87,7 @@ class SafetyPatrolUpdate(BaseModel):
     )
 
 
-class SafetyPatrolRead(BaseModel):
+class SafetyPatrolRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     patrolled_on: dt.date

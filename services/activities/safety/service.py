@@ -28,6 +28,7 @@ from services.activities.safety.schemas import (
 from services.activities.scope import ensure_can_write_site
 from services.common.auth import Principal
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
+from services.common.stored import reads_stored
 from services.common.timeutil import today_shanghai, utc_now
 
 define_titles(
@@ -56,6 +57,7 @@ SAFETY_PATROLS = RecordKind(
 )
 
 
+@reads_stored("activities.safety_patrols")
 def patrol_read(row: SafetyPatrol, today: dt.date | None = None) -> SafetyPatrolRead:
     today = today or today_shanghai()
     hazards = [

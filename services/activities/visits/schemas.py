@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.activities.dates import PastTime
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, IdNumber, PersonName, PhoneNumber
+from services.common.stored import StoredRead
 
 
 def not_null(value: object) -> object:
@@ -50,7 +51,7 @@ class VisitUpdate(BaseModel):
         return not_null(value)
 
 
-class VisitRead(BaseModel):
+class VisitRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     visited_at: dt.datetime

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from services.activities.dates import PastDate
 from services.activities.personal import DISCLOSURE_DESCRIPTION, Disclosure, PersonName, PhoneNumber
+from services.common.stored import StoredRead
 
 TENTH = Decimal("0.1")
 
@@ -65,7 +66,7 @@ class VolunteerUpdate(BaseModel):
         return not_null(value)
 
 
-class VolunteerRead(BaseModel):
+class VolunteerRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     name: str
@@ -102,7 +103,7 @@ class VolunteerHoursUpdate(BaseModel):
         return not_null(value)
 
 
-class VolunteerHoursRead(BaseModel):
+class VolunteerHoursRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -8,6 +8,8 @@ from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check, recorded_when
+from services.common.enums import ImprovementState
 from services.evaluation.database import Base, utcnow
 
 
@@ -18,6 +20,11 @@ class ImprovementPlan(Base):
     """
 
     __tablename__ = "improvement_plans"
+    __table_args__ = (
+        enum_check("state", ImprovementState),
+        recorded_when("verified_at", "state", [ImprovementState.VERIFIED]),
+        recorded_when("verified_by", "state", [ImprovementState.VERIFIED]),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     finding_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("findings.id"), unique=True)

@@ -8,6 +8,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.enums import FindingSeverity, ImprovementState
+from services.common.stored import StoredRead
 from services.common.timeutil import today_shanghai
 
 
@@ -52,7 +53,7 @@ class FindingBrief(BaseModel):
     severity: FindingSeverity
 
 
-class ImprovementPlanRead(BaseModel):
+class ImprovementPlanRead(StoredRead):
     id: uuid.UUID
     finding: FindingBrief
     round_id: uuid.UUID

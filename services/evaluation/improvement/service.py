@@ -19,6 +19,7 @@ Every write is audited (object type ``improvement_plan``).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
@@ -34,6 +35,7 @@ from services.common.db import one_in_scope
 from services.common.enums import ImprovementState, RoundState
 from services.common.errors import Conflict, NotFound, define_titles
 from services.common.pagination import PageParams, keyset_page
+from services.common.stored import reads_stored
 from services.common.timeutil import today_shanghai
 from services.evaluation.audit import audit
 from services.evaluation.clients import Upstream
@@ -213,29 +215,30 @@ async def read_plans(session: AsyncSession, plans: Sequence[ImprovementPlan]) ->
         rows = await session.scalars(select(Finding).where(Finding.id.in_(sorted(finding_ids))))
         findings = {f.id: f for f in rows}
     today = today_shanghai()
-    return [
-        ImprovementPlanRead(
-            id=plan.id,
-            finding=FindingBrief.model_validate(findings[plan.finding_id]),
-            round_id=plan.round_id,
-            site_id=plan.site_id,
-            street_id=plan.street_id,
-            actions=plan.actions,
-            owner=plan.owner,
-            due_on=plan.due_on,
-            state=ImprovementState(plan.state),
-            overdue=plan.due_on < today
-            and plan.state in (ImprovementState.OPEN, ImprovementState.IN_PROGRESS),
-            progress=[ProgressEntry.model_validate(entry) for entry in plan.progress or []],
-            verified_by=plan.verified_by,
-            verified_at=plan.verified_at,
-            created_by=plan.created_by,
-            version=plan.version,
-            created_at=plan.created_at,
-            updated_at=plan.updated_at,
-        )
-        for plan in plans
-    ]
+    return [_plan_read(plan, findings[plan.finding_id], today) for plan in plans]
+
+
+@reads_stored("evaluation.improvement_plans")
+def _plan_read(plan: ImprovementPlan, finding: Finding, today: dt.date) -> ImprovementPlanRead:
+    return ImprovementPlanRead(
+        id=plan.id,
+        finding=FindingBrief.model_validate(finding),
+        round_id=plan.round_id,
+        site_id=plan.site_id,
+        street_id=plan.street_id,
+        actions=plan.actions,
+        owner=plan.owner,
+        due_on=plan.due_on,
+        state=ImprovementState(plan.state),
+        overdue=plan.due_on < today and plan.state in (ImprovementState.OPEN, ImprovementState.IN_PROGRESS),
+        progress=[ProgressEntry.model_validate(entry) for entry in plan.progress or []],
+        verified_by=plan.verified_by,
+        verified_at=plan.verified_at,
+        created_by=plan.created_by,
+        version=plan.version,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
 
 
 async def read_plan(session: AsyncSession, plan: ImprovementPlan) -> ImprovementPlanRead:

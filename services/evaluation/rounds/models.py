@@ -16,6 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check, recorded_when
+from services.common.enums import RoundKind, RoundState
 from services.evaluation.database import Base, utcnow
 
 
@@ -26,6 +28,10 @@ class Round(Base):
     __table_args__ = (
         CheckConstraint("period_end >= period_start", name="period_end_after_start"),
         Index("ix_rounds_year_kind", "year", "kind"),
+        enum_check("kind", RoundKind),
+        enum_check("state", RoundState),
+        recorded_when("closed_at", "state", [RoundState.CLOSED, RoundState.PUBLISHED]),
+        recorded_when("published_at", "state", [RoundState.PUBLISHED]),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

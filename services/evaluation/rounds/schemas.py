@@ -9,6 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.common.enums import RoundKind, RoundState, ScorecardState, Tier
+from services.common.stored import StoredRead
 
 # A round looks at one year at most (7.1.2: "以年度为单位").
 MAX_PERIOD = dt.timedelta(days=365)
@@ -49,7 +50,7 @@ class TierResult(BaseModel):
     tier: Tier | None
 
 
-class RoundRead(BaseModel):
+class RoundRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -81,7 +82,7 @@ class AssignmentCreate(_Input):
     site_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000, description="Sites of the round")
 
 
-class AssignmentRead(BaseModel):
+class AssignmentRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.enums import IndicatorSource
+from services.common.stored import StoredRead
 
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
@@ -85,7 +86,7 @@ class RubricDocument(_Input):
         return document
 
 
-class RubricSummary(BaseModel):
+class RubricSummary(StoredRead):
     version: str
     title: str
     read_only: bool

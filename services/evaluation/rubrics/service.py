@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.errors import AppError, Conflict, NotFound, define_titles
 from services.common.pagination import PageParams, keyset_page
+from services.common.stored import reads_stored
 from services.evaluation.audit import audit
 from services.evaluation.database import utcnow
 from services.evaluation.rubric.engine import TERM_TYPES, inputs_of, max_points_of
@@ -90,6 +91,7 @@ def _total(document: Mapping[str, Any]) -> Decimal:
     return sum((Decimal(str(i["max_points"])) for i in document.get("indicators", [])), Decimal(0))
 
 
+@reads_stored("evaluation.rubrics")
 def summary(rubric: Rubric) -> RubricSummary:
     return RubricSummary(
         version=rubric.version,
@@ -104,6 +106,7 @@ def summary(rubric: Rubric) -> RubricSummary:
     )
 
 
+@reads_stored("evaluation.rubrics")
 def read(rubric: Rubric) -> RubricRead:
     return RubricRead(**summary(rubric).model_dump(), document=rubric.document)
 

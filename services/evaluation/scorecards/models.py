@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check, recorded_when
+from services.common.enums import FindingSeverity, IndicatorSource, ScorecardState, SurveyChannel, Tier
 from services.evaluation.database import Base, utcnow
 
 
@@ -31,6 +32,17 @@ class Scorecard(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "site_id", name="uq_scorecards_round_site"),
         Index("ix_scorecards_site", "site_id"),
+        enum_check("state", ScorecardState),
+        enum_check("tier", Tier),
+        # Submitting dates the card and later states keep it; accepting dates it until a reopen; a
+        # final round's publication (which needs every card accepted) writes the tier.
+        recorded_when(
+            "submitted_at",
+            "state",
+            [ScorecardState.SUBMITTED, ScorecardState.RETURNED, ScorecardState.ACCEPTED],
+        ),
+        recorded_when("accepted_at", "state", [ScorecardState.ACCEPTED]),
+        recorded_when("tier", "state", [], kept=[ScorecardState.ACCEPTED]),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -59,6 +71,7 @@ class ScorecardItem(Base):
     """One indicator on a scorecard: computed value, the evaluator's inputs or override, final value."""
 
     __tablename__ = "scorecard_items"
+    __table_args__ = (enum_check("source", IndicatorSource),)
 
     scorecard_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("scorecards.id", ondelete="CASCADE"), primary_key=True
@@ -85,7 +98,7 @@ class Finding(Base):
     """A finding on an indicator (7.2.2); `satisfaction_below_90` is raised automatically."""
 
     __tablename__ = "findings"
-    __table_args__ = (Index("ix_findings_site", "site_id"),)
+    __table_args__ = (Index("ix_findings_site", "site_id"), enum_check("severity", FindingSeverity))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     scorecard_id: Mapped[uuid.UUID] = mapped_column(
@@ -105,7 +118,7 @@ class SurveyResponse(Base):
     """One resident's answers (C18, 7.1.1): six dimensions rated 1–5."""
 
     __tablename__ = "survey_responses"
-    __table_args__ = (CheckConstraint("channel IN ('onsite_random', 'phone')", name="channel_known"),)
+    __table_args__ = (enum_check("channel", SurveyChannel),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     scorecard_id: Mapped[uuid.UUID] = mapped_column(

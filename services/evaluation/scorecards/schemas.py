@@ -18,6 +18,7 @@ from services.common.enums import (
     SurveyChannel,
     Tier,
 )
+from services.common.stored import StoredRead
 from services.evaluation.improvement.schemas import ImprovementPlanRead
 
 MAX_SURVEY_BATCH = 500
@@ -30,7 +31,7 @@ class _Input(BaseModel):
 # ---- reads -----------------------------------------------------------------------------------------
 
 
-class ScorecardSummary(BaseModel):
+class ScorecardSummary(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -71,7 +72,7 @@ class ManualInputSpec(BaseModel):
     zh: str = ""
 
 
-class ItemRead(BaseModel):
+class ItemRead(StoredRead):
     code: str
     seq: int
     dimension: str
@@ -102,7 +103,7 @@ class ItemRead(BaseModel):
     updated_at: dt.datetime
 
 
-class FindingRead(BaseModel):
+class FindingRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

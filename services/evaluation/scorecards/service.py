@@ -48,6 +48,7 @@ from services.common.enums import IndicatorSource, RoundState, ScorecardState
 from services.common.errors import AppError, Conflict, NotFound, ValidationFailed, define_titles
 from services.common.outbox import EVENT_COLUMNS, emit_records, event_row
 from services.common.pagination import PageParams, keyset_page
+from services.common.stored import reads_stored
 from services.evaluation.audit import audit
 from services.evaluation.clients import DirectoryEntry, Upstream
 from services.evaluation.database import tables, utcnow
@@ -345,6 +346,7 @@ def _explanation(item: ScorecardItem, card_inputs: Mapping[str, InputRecord]) ->
     return compute.explanation_in_full(item.explanation or {}, card_inputs, item.manual_inputs or {})
 
 
+@reads_stored("evaluation.scorecard_items")
 def _item_read(
     item: ScorecardItem, indicator: Mapping[str, Any], card_inputs: Mapping[str, InputRecord]
 ) -> ItemRead:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.stored import StoredRead
+
 UserRole = Literal["district", "street", "operator", "evaluator"]
 
 
@@ -48,7 +50,7 @@ class UserUpdate(_Input):
     active: bool | None = None
 
 
-class UserRead(BaseModel):
+class UserRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -67,7 +69,7 @@ class ClientCreate(_Input):
     name: str = Field(min_length=1, max_length=100)
 
 
-class ClientRead(BaseModel):
+class ClientRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from services.common.enums import DeliveryState
 from services.gateway.webhooks.models import (
-    DELIVERY_STATES,
     FeedCursor,
     WebhookDelivery,
     WebhookDeliveryAttempt,
@@ -38,7 +38,7 @@ async def webhook_metrics(app: Any) -> list[str]:
         "# HELP linju_webhook_deliveries Webhook deliveries by state.",
         "# TYPE linju_webhook_deliveries gauge",
     ]
-    for state in DELIVERY_STATES:
+    for state in DeliveryState:
         lines.append(f'linju_webhook_deliveries{{state="{state}"}} {int(states.get(state, 0))}')
     lines += [
         "# HELP linju_webhook_failures_total Failed webhook delivery attempts (of webhooks not deleted).",

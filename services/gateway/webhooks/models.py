@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -24,10 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check, recorded_when
+from services.common.enums import DeliveryState
 from services.common.timeutil import utc_now
 from services.gateway.database import Base
-
-DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
 class Webhook(Base):
@@ -60,7 +59,9 @@ class WebhookDelivery(Base):
     __table_args__ = (
         # A feed event is queued at most once per webhook, whatever happens to the cursor.
         UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
-        CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state"),
+        enum_check("state", DeliveryState),
+        # Delivered once and for good: a delivered delivery is never retried.
+        recorded_when("delivered_at", "state", [DeliveryState.DELIVERED]),
         # The dispatcher's work queue: due pending deliveries.
         Index(
             "ix_webhook_deliveries_due",

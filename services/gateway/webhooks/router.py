@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from services.common.db import DbSession
+from services.common.enums import DeliveryState
 from services.common.etag import make_etag, set_etag
 from services.common.idempotency import IdempotencyGuard
 from services.common.pagination import Page, Pagination
@@ -122,7 +123,7 @@ async def list_webhook_deliveries(
     _: LiveDistrict,
     webhook_id: uuid.UUID,
     page: Pagination,
-    state: Literal["pending", "delivered", "failed"] | None = None,
+    state: DeliveryState | None = None,
     event_type: Annotated[str | None, Query(max_length=100)] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[DeliveryRead]:

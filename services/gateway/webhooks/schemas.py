@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.common.enums import DeliveryState
+from services.common.stored import StoredRead
 
 # `*` (everything), `site.*` (a family, at any depth) or an exact type such as `site.tier_changed`.
 EVENT_TYPE_PATTERN = r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$"
@@ -51,7 +54,7 @@ class WebhookUpdate(_Input):
     enabled: bool | None = None
 
 
-class WebhookRead(BaseModel):
+class WebhookRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -71,7 +74,7 @@ class WebhookWithSecret(WebhookRead):
     )
 
 
-class DeliveryAttemptRead(BaseModel):
+class DeliveryAttemptRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     attempted_at: dt.datetime
@@ -81,14 +84,14 @@ class DeliveryAttemptRead(BaseModel):
     error: str | None
 
 
-class DeliveryRead(BaseModel):
+class DeliveryRead(StoredRead):
     id: uuid.UUID
     webhook_id: uuid.UUID
     event_id: str
     event_type: str
     object_type: str
     object_id: str
-    state: Literal["pending", "delivered", "failed"]
+    state: DeliveryState
     attempt_count: int
     next_attempt_at: dt.datetime | None = Field(description="When the next attempt is due (pending only).")
     first_attempt_at: dt.datetime | None

@@ -14,6 +14,7 @@ from services.common.auth import Principal
 from services.common.errors import Conflict, NotFound, ValidationFailed, define_titles
 from services.common.etag import require_if_match
 from services.common.pagination import PageParams, keyset_page
+from services.common.stored import reads_stored
 from services.common.timeutil import utc_now
 from services.gateway.database import tables
 from services.gateway.settings import GatewaySettings
@@ -227,6 +228,7 @@ async def _attempts_by_delivery(
     return by_delivery
 
 
+@reads_stored("gateway.webhook_deliveries")
 def delivery_read(delivery: WebhookDelivery, attempts: list[WebhookDeliveryAttempt]) -> DeliveryRead:
     return DeliveryRead(
         id=delivery.id,

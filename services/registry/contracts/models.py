@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check
+from services.common.enums import ContractMode
 from services.registry.database import Base, utcnow
 
 
@@ -28,6 +30,7 @@ class Contract(Base):
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="ends_after_starts"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
+        enum_check("mode", ContractMode),
         Index("ix_contracts_org_period", "organization_id", "starts_on", "ends_on"),
     )
 

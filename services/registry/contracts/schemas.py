@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from services.common.enums import ContractMode
+from services.common.stored import StoredRead
 from services.common.timeutil import today_shanghai
 
 CENT = Decimal("0.01")
@@ -67,7 +68,7 @@ class ContractUpdate(BaseModel):
         return value
 
 
-class ContractRead(BaseModel):
+class ContractRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

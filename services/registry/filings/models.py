@@ -21,7 +21,35 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check, in_states, sql_literals, state_rule
+from services.common.enums import FilingKind, FilingState, Role
 from services.registry.database import Base, utcnow
+from services.registry.filings.state import known_moves
+
+
+def planned_site_rule() -> CheckConstraint:
+    """``ck_filings_site_id_when_approved``: approving a hub plan creates its planned site (6.2.2),
+    and nothing else links a filing to a site."""
+    approved_plan = (
+        f"{in_states('state', [FilingState.APPROVED])} AND {in_states('kind', [FilingKind.HUB_PLAN])}"
+    )
+    return state_rule(
+        "site_id_when_approved",
+        f"(site_id IS NOT NULL) = ({approved_plan})",
+        columns=("site_id", "state", "kind"),
+    )
+
+
+def known_move_rule() -> CheckConstraint:
+    """``ck_filing_transitions_move_known``: the history holds the creation (``None → draft``) and
+    the moves of the state machine, nothing else."""
+    moves = ", ".join(f"({sql_literals([source.value, target.value])})" for source, target in known_moves())
+    created = f"from_state IS NULL AND {in_states('to_state', [FilingState.DRAFT])}"
+    return state_rule(
+        "move_known",
+        f"({created}) OR (from_state, to_state) IN ({moves})",
+        columns=("from_state", "to_state"),
+    )
 
 
 class FilingWindow(Base):
@@ -47,6 +75,9 @@ class Filing(Base):
             "planned_finish IS NULL OR planned_start IS NULL OR planned_finish >= planned_start",
             name="finish_after_start",
         ),
+        enum_check("kind", FilingKind),
+        enum_check("state", FilingState),
+        planned_site_rule(),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -79,6 +110,12 @@ class FilingTransition(Base):
     """Who moved a filing from which state to which, when, and why."""
 
     __tablename__ = "filing_transitions"
+    __table_args__ = (
+        enum_check("from_state", FilingState),
+        enum_check("to_state", FilingState),
+        enum_check("actor_role", Role),
+        known_move_rule(),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     filing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("filings.id", ondelete="CASCADE"), index=True)

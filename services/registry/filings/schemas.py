@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.common.enums import FilingKind, FilingState
+from services.common.stored import StoredRead, reads_stored
 
 FacilityType = Annotated[
     str,
@@ -158,7 +159,7 @@ class FilingUpdate(BaseModel):
         return value
 
 
-class FilingRead(BaseModel):
+class FilingRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -191,7 +192,7 @@ class TransitionRequest(BaseModel):
     comment: Comment | None = Field(default=None, examples=["请补充预算明细"])
 
 
-class FilingTransitionRead(BaseModel):
+class FilingTransitionRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -246,7 +247,7 @@ class BuildListItem(BaseModel):
     approved_at: dt.datetime | None = None
 
 
-class BuildListRead(BaseModel):
+class BuildListRead(StoredRead):
     year: int
     version: int
     published_at: dt.datetime
@@ -256,6 +257,7 @@ class BuildListRead(BaseModel):
     items: list[BuildListItem]
 
     @classmethod
+    @reads_stored("registry.build_lists", row=1)
     def from_row(cls, row: Any) -> BuildListRead:
         items = [BuildListItem.model_validate(item) for item in row.items]
         return cls(

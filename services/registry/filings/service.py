@@ -534,12 +534,14 @@ async def transition_filing(
     before = snapshot(filing)
     now = utc_now()
     from_state = filing.state
+    if action is FilingAction.APPROVE and filing.kind == FilingKind.HUB_PLAN:
+        # The site first (creating it flushes): an approved hub plan is never written without its
+        # site (ck_filings_site_id_when_approved).
+        site = await _create_planned_site(session, request, principal, filing)
+        filing.site_id = site.id
     filing.state = target.value
     filing.version += 1
     filing.updated_at = now
-    if action is FilingAction.APPROVE and filing.kind == FilingKind.HUB_PLAN:
-        site = await _create_planned_site(session, request, principal, filing)
-        filing.site_id = site.id
     _record_transition(session, filing, principal, from_state, target.value, comment, now)
     await session.flush()
     await audit(

@@ -61,6 +61,12 @@ ACTION_INTO: dict[FilingState, str] = {
 }
 
 
+def known_moves() -> list[tuple[FilingState, FilingState]]:
+    """Every (from, to) :data:`TRANSITIONS` can make: what a filing's history may record after its
+    creation (which records ``None → draft``)."""
+    return list(dict.fromkeys((source, target) for (source, _), target in TRANSITIONS.items()))
+
+
 def next_state(current: FilingState | str, action: FilingAction) -> FilingState | None:
     """The state ``action`` leads to from ``current``, or None when the table does not allow it."""
     return TRANSITIONS.get((FilingState(current), action))

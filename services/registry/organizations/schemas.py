@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from services.common.enums import OrganizationKind, Registration
+from services.common.stored import StoredRead
 from services.registry.organizations.uscc import uscc_problem
 
 
@@ -67,7 +68,7 @@ class OrganizationUpdate(BaseModel):
         return value
 
 
-class OrganizationRead(BaseModel):
+class OrganizationRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -4,8 +4,10 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.stored import StoredRead
 
-class StreetRead(BaseModel):
+
+class StreetRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -14,7 +16,7 @@ class StreetRead(BaseModel):
     name_en: str
 
 
-class CommunityRead(BaseModel):
+class CommunityRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check
+from services.common.enums import IntegratedWith, OperatingMode, SiteOrgRelation, SiteStatus, Structure, Tier
 from services.registry.database import Base, utcnow
 
 
@@ -32,6 +34,11 @@ class Site(Base):
         CheckConstraint("lat IS NULL OR (lat BETWEEN 3 AND 54)", name="lat_in_china"),
         CheckConstraint("lng IS NULL OR (lng BETWEEN 73 AND 136)", name="lng_in_china"),
         CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 > 0", name="floor_area_positive"),
+        enum_check("status", SiteStatus),
+        enum_check("operating_mode", OperatingMode),
+        enum_check("integrated_with", IntegratedWith, array=True),
+        enum_check("structure", Structure),
+        enum_check("tier", Tier),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -70,7 +77,10 @@ class SiteOrganization(Base):
     """A site ↔ organisation link: operator, introduced (引进) or incubated (培育)."""
 
     __tablename__ = "site_organizations"
-    __table_args__ = (CheckConstraint("until IS NULL OR until >= since", name="until_after_since"),)
+    __table_args__ = (
+        CheckConstraint("until IS NULL OR until >= since", name="until_after_since"),
+        enum_check("relation", SiteOrgRelation),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)

@@ -33,6 +33,7 @@ from services.common.enums import (
     Tier,
     Weekday,
 )
+from services.common.stored import StoredRead, reads_stored
 
 
 class _Input(BaseModel):
@@ -332,7 +333,7 @@ class SiteUpdate(_Input):
         return value
 
 
-class SiteRead(BaseModel):
+class SiteRead(StoredRead):
     id: uuid.UUID
     code: str
     name: str
@@ -364,6 +365,7 @@ class SiteRead(BaseModel):
     updated_at: dt.datetime
 
     @classmethod
+    @reads_stored("registry.sites", row=1)
     def from_site(cls, site: Any) -> SiteRead:
         hours = OpeningHours.model_validate(site.opening_hours or {})
         return cls(
@@ -459,7 +461,7 @@ class OrganizationBrief(BaseModel):
     registration: str
 
 
-class SiteOrganizationRead(BaseModel):
+class SiteOrganizationRead(StoredRead):
     id: uuid.UUID
     site_id: uuid.UUID
     organization_id: uuid.UUID

@@ -7,6 +7,8 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.constraints import enum_check
+from services.common.enums import Certificate
 from services.registry.database import Base, utcnow
 
 
@@ -16,6 +18,7 @@ class StaffMember(Base):
     __tablename__ = "staff"
     __table_args__ = (
         CheckConstraint("active_until IS NULL OR active_until >= active_from", name="active_period"),
+        enum_check("certificate", Certificate),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

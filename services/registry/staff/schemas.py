@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from services.common.enums import Certificate
+from services.common.stored import StoredRead
 
 TENTH = Decimal("0.1")
 
@@ -56,7 +57,7 @@ class StaffUpdate(BaseModel):
         return value
 
 
-class StaffRead(BaseModel):
+class StaffRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -106,7 +107,7 @@ class TrainingCreate(BaseModel):
     hours: Hours
 
 
-class TrainingRead(BaseModel):
+class TrainingRead(StoredRead):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
