@@ -8,8 +8,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
 from starlette.routing import Route
 
 from services.common.app import add_health_routes
@@ -23,6 +21,7 @@ from services.common.service_client import INTERNAL_LIMITS
 from services.common.tokens import TokenVerifier
 from services.gateway.auth.router import router as auth_router
 from services.gateway.database import tables
+from services.gateway.docs import install_docs
 from services.gateway.identity.internal import router as internal_router
 from services.gateway.identity.live import AccountStates
 from services.gateway.identity.router import router as identity_router
@@ -133,13 +132,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def openapi(request: Request) -> Any:
         return json_response(await request.app.state.openapi.document())
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Linju API",
-            swagger_ui_parameters={"persistAuthorization": True},
-        )
+    # /docs, /redoc and their assets, all served from this process (services/gateway/docs.py).
+    install_docs(app)
 
     async def upstream_checks(app: FastAPI) -> dict[str, Any]:
         checks: dict[str, Any] = {}
