@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from services.common.timeutil import SHANGHAI
+from tests.clock import Moment, now_shanghai, resolve, today
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, error_fields, integration_token, operated_site, user_token
 
@@ -23,7 +23,7 @@ def site(gateway: httpx.Client, district_token: str) -> dict:
 
 
 def _at(days_ago: float, hour: int = 9) -> str:
-    day = dt.datetime.now(SHANGHAI) - dt.timedelta(days=days_ago)
+    day = now_shanghai() - dt.timedelta(days=days_ago)
     return day.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
 
 
@@ -116,7 +116,7 @@ def test_list_filters(gateway: httpx.Client, district_token: str) -> None:
     assert ids(is_theme="false") == [small["id"]]
     assert ids(min_attendance=50) == [big["id"], mid["id"]]
     assert ids(min_attendance=51) == [big["id"]]
-    since = (dt.datetime.now(SHANGHAI) - dt.timedelta(days=10)).date().isoformat()
+    since = (today() - dt.timedelta(days=10)).isoformat()
     assert ids(**{"from": since}) == [mid["id"], small["id"]]
     assert ids(**{"to": since}) == [big["id"], mid["id"]]
     assert ids(limit=2) == [big["id"], mid["id"]]
@@ -166,9 +166,9 @@ def test_theme_evidence_flags_follow_the_evidence(
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"starts_at": _at(1, 12), "ends_at": _at(1, 10)}, "ends_at"),
-        ({"starts_at": _at(-2, 9), "ends_at": _at(-2, 11)}, "starts_at"),
-        ({"ends_at": _at(-1, 9)}, "ends_at"),
+        ({"starts_at": Moment(days=-1, hours=2), "ends_at": Moment(days=-1)}, "ends_at"),
+        ({"starts_at": Moment(days=2), "ends_at": Moment(days=2, hours=2)}, "starts_at"),
+        ({"ends_at": Moment(hours=2)}, "ends_at"),
         ({"attendance": -1}, "attendance"),
         ({"evidence": [{"kind": "video", "uri": "https://x.cn/v.mp4"}]}, "evidence.0.kind"),
         ({"evidence": [{"kind": "photo", "uri": ""}]}, "evidence.0.uri"),
@@ -186,7 +186,7 @@ def test_theme_evidence_flags_follow_the_evidence(
 )
 def test_bad_input_names_the_field(gateway: httpx.Client, site: dict, overrides: dict, field: str) -> None:
     response = gateway.post(
-        URL, json=_body(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        URL, json=_body(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 

@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from services.common.timeutil import SHANGHAI
+from tests.clock import day, now_shanghai, utc_now
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, operated_site, user_token
 
@@ -24,7 +24,7 @@ def site(gateway: httpx.Client, district_token: str) -> dict:
 
 
 def _activity(site_id: str, n: int, **overrides: Any) -> dict[str, Any]:
-    starts = dt.datetime.now(SHANGHAI).replace(microsecond=0) - dt.timedelta(days=2, minutes=n % 5000)
+    starts = now_shanghai().replace(microsecond=0) - dt.timedelta(days=2, minutes=n % 5000)
     return {
         "site_id": site_id,
         "category": ("elderly", "youth", "culture", "family")[n % 4],
@@ -41,7 +41,7 @@ def _activity(site_id: str, n: int, **overrides: Any) -> dict[str, Any]:
 def _deliberation(site_id: str, n: int, **overrides: Any) -> dict[str, Any]:
     return {
         "site_id": site_id,
-        "held_on": (dt.date.today() - dt.timedelta(days=5)).isoformat(),
+        "held_on": day(-5),
         "topic": f"加装电梯议事 {n}",
         "form": "residents_meeting",
         "participants": 30 + n,
@@ -142,7 +142,7 @@ def test_every_bad_record_is_reported_at_once(gateway: httpx.Client, site: dict,
     records[1] = _activity(site_id, 1, ends_at=(starts_at - dt.timedelta(hours=1)).isoformat())
     records[2] = {**_activity(site_id, 2), "evidence": [{"kind": "video", "uri": "https://x.cn/v.mp4"}]}
     records[4] = {**_activity(site_id, 4), "surprise": True}
-    future = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=3)).isoformat()
+    future = (now_shanghai() + dt.timedelta(days=3)).isoformat()
     records[5] = _activity(site_id, 5, starts_at=future, ends_at=future)
     lines = [orjson.dumps(r) for r in records]
     body = b"\n".join([lines[0], b"", lines[1], lines[2], b"{not json", lines[3], lines[4], lines[5]])
@@ -249,7 +249,7 @@ def test_malformed_batches(gateway: httpx.Client, site: dict) -> None:
 
 def test_safety_trainings_and_visits(gateway: httpx.Client, site: dict, stack: RunningStack) -> None:
     site_id, token = site["site"]["id"], site["operator_token"]
-    held_on = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    held_on = day(-1)
     trainings = [
         {"site_id": site_id, "held_on": held_on, "topic": f"消防演练 {n}", "attendance": 20} for n in range(4)
     ]
@@ -257,7 +257,7 @@ def test_safety_trainings_and_visits(gateway: httpx.Client, site: dict, stack: R
     assert created.status_code == 201 and created.json()["count"] == 4
     assert _count(stack, "safety_trainings", site_id) >= 4
 
-    visited_at = (dt.datetime.now(SHANGHAI) - dt.timedelta(hours=5)).isoformat()
+    visited_at = (now_shanghai() - dt.timedelta(hours=5)).isoformat()
     visits = [
         {
             "site_id": site_id,
@@ -284,7 +284,7 @@ def test_volunteer_hours_keep_each_day_within_24h(
     gateway: httpx.Client, district_token: str, site: dict, stack: RunningStack
 ) -> None:
     site_id, token = site["site"]["id"], site["operator_token"]
-    registered_on = (dt.date.today() - dt.timedelta(days=30)).isoformat()
+    registered_on = day(-30)
 
     def volunteer(name: str, owner: dict) -> str:
         response = gateway.post(
@@ -297,11 +297,10 @@ def test_volunteer_hours_keep_each_day_within_24h(
 
     ann, bo = volunteer("李安", site), volunteer("赵博", site)
     foreign = volunteer("周外", operated_site(gateway, district_token))
-    day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
-    other_day = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    on, other_day = day(-2), day(-3)
     stored = gateway.post(
         "/api/v1/activities/volunteer-hours",
-        json={"volunteer_id": ann, "date": day, "hours": "20"},
+        json={"volunteer_id": ann, "date": on, "hours": "20"},
         headers=bearer(token),
     )
     assert stored.status_code == 201, stored.text
@@ -311,14 +310,14 @@ def test_volunteer_hours_keep_each_day_within_24h(
 
     before = _count(stack, "volunteer_hours", site_id)
     batch = [
-        hours(ann, day, "3"),  # 23 h with the stored 20: fine
-        hours(bo, day, "10"),
-        hours(ann, day, "2"),  # 25 h → line 3
-        hours(bo, day, "10"),
-        hours(bo, day, "5"),  # 25 h → line 5
+        hours(ann, on, "3"),  # 23 h with the stored 20: fine
+        hours(bo, on, "10"),
+        hours(ann, on, "2"),  # 25 h → line 3
+        hours(bo, on, "10"),
+        hours(bo, on, "5"),  # 25 h → line 5
         hours(ann, other_day, "24"),
-        hours(foreign, day, "1"),  # another operator's volunteer → line 7
-        hours(str(uuid.uuid4()), day, "1"),  # nobody → line 8
+        hours(foreign, on, "1"),  # another operator's volunteer → line 7
+        hours(str(uuid.uuid4()), on, "1"),  # nobody → line 8
         hours(bo, other_day, "1", activity_id=str(uuid.uuid4())),  # no such activity → line 9
     ]
     refused = _post(gateway, token, "volunteer-hours", _ndjson(batch))
@@ -343,7 +342,7 @@ def test_volunteer_hours_keep_each_day_within_24h(
         "SELECT site_id, sum(hours) AS total FROM activities.volunteer_hours "
         "WHERE volunteer_id = $1 AND date = $2 GROUP BY site_id",
         uuid.UUID(ann),
-        dt.date.fromisoformat(day),
+        dt.date.fromisoformat(on),
     )
     assert [(str(r["site_id"]), float(r["total"])) for r in rows] == [(site_id, 23.0)]
 
@@ -415,7 +414,7 @@ def test_plain_records_take_the_fast_path_and_store_what_the_schema_would() -> N
         _activity(site_id, 6, starts_at="2026-01-02T01:00:00Z", ends_at="2026-01-02T03:00:00.5+00:00"),
         _activity(site_id, 7, title="x" * 200, location="y" * 200),
     ]
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     fast = ingest.plain_rows(records, now)
     assert fast is not None
     schema = _schema_values(records)
@@ -461,7 +460,7 @@ def test_the_fast_path_never_accepts_more_than_the_schema(changes: dict[str, Any
     from services.activities.activities import ingest
 
     record = {**_activity(str(uuid.uuid4()), 1), **changes}
-    assert ingest.plain_rows([record], dt.datetime.now(dt.UTC)) is None
+    assert ingest.plain_rows([record], utc_now()) is None
     schema = _schema_values([record])
     if schema is not None:  # unusual but valid (e.g. a UUID without hyphens): the schema's values
         assert len(schema) == 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.clock import Day, day, resolve
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, error_fields, integration_token, operated_site, user_token
 
@@ -25,7 +25,7 @@ CLIENT_ID = id_number("33010819600704512")
 
 
 def _day(days_ago: int) -> str:
-    return (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
+    return day(-days_ago)
 
 
 def _case(site_id: str, **overrides: object) -> dict[str, Any]:
@@ -167,9 +167,9 @@ def test_case_lifecycle(gateway: httpx.Client, site: dict[str, Any], stack: Runn
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"opened_on": _day(5), "closed_on": _day(6)}, "closed_on"),
-        ({"opened_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, "opened_on"),
-        ({"closed_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, "closed_on"),
+        ({"opened_on": Day(-5), "closed_on": Day(-6)}, "closed_on"),
+        ({"opened_on": Day(+1)}, "opened_on"),
+        ({"closed_on": Day(+1)}, "closed_on"),
         ({"stage": "finished"}, "stage"),
         ({"target_group": "everyone"}, "target_group"),
         ({"sessions": -1}, "sessions"),
@@ -184,7 +184,7 @@ def test_case_bad_input_names_the_field(
     gateway: httpx.Client, site: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     response = gateway.post(
-        CASES, json=_case(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        CASES, json=_case(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 
@@ -315,8 +315,8 @@ def test_group_lifecycle(gateway: httpx.Client, site: dict[str, Any], stack: Run
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"opened_on": _day(5), "closed_on": _day(6)}, "closed_on"),
-        ({"opened_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, "opened_on"),
+        ({"opened_on": Day(-5), "closed_on": Day(-6)}, "closed_on"),
+        ({"opened_on": Day(+1)}, "opened_on"),
         ({"members": -1}, "members"),
         ({"sessions": -2}, "sessions"),
         ({"name": ""}, "name"),
@@ -328,7 +328,7 @@ def test_group_bad_input_names_the_field(
     gateway: httpx.Client, site: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     response = gateway.post(
-        GROUPS, json=_group(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        GROUPS, json=_group(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import httpx
 import pytest
 
+from tests.clock import Day, day, resolve
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import operated_site, user_token
 
@@ -20,7 +20,7 @@ def site(gateway: httpx.Client, district_token: str) -> dict:
 def _body(site_id: str, **overrides: object) -> dict:
     return {
         "site_id": site_id,
-        "held_on": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+        "held_on": day(-3),
         "topic": "小区停车位改造议事",
         "form": "residents_council",
         "participants": 23,
@@ -75,7 +75,7 @@ def test_incomplete_until_executed_then_patch_with_if_match(gateway: httpx.Clien
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"held_on": (dt.date.today() + dt.timedelta(days=2)).isoformat()}, "held_on"),
+        ({"held_on": Day(+1)}, "held_on"),
         ({"form": "party"}, "form"),
         ({"participants": -1}, "participants"),
         ({"topic": ""}, "topic"),
@@ -85,7 +85,7 @@ def test_incomplete_until_executed_then_patch_with_if_match(gateway: httpx.Clien
 def test_bad_input_names_the_field(gateway: httpx.Client, site: dict, overrides: dict, field: str) -> None:
     response = gateway.post(
         "/api/v1/activities/deliberations",
-        json=_body(site["site"]["id"], **overrides),
+        json=_body(site["site"]["id"], **resolve(overrides)),
         headers=bearer(site["operator_token"]),
     )
     assert response.status_code == 422

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.common.settings import DEFAULT_SERVICE_SECRET
-from services.common.timeutil import SHANGHAI
+from tests.clock import SHANGHAI, utc_now
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import error_fields, integration_token, operated_site, user_token
 
@@ -26,7 +26,7 @@ NOTICE = {"kind": "notice", "uri": "s3://evidence/notice.pdf", "sha256": "2" * 6
 
 def insert(stack: RunningStack, table: str, site_id: str, **values: Any) -> str:
     """One row written straight into the activities schema (the data the metrics read)."""
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     row_id = uuid.uuid4()
     columns = {
         "id": row_id,

@@ -30,7 +30,7 @@ from services.activities.visits.schemas import VisitRead
 from services.activities.visits.service import VISITOR
 from services.activities.volunteers.service import VOLUNTEER
 from services.common.auth import Principal
-from services.common.timeutil import SHANGHAI
+from tests.clock import Day, Moment, resolve, utc_now
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, integration_token, operated_site, user_token
 
@@ -52,17 +52,14 @@ def _masked_id(value: str) -> str:
     return value[:4] + "*" * 10 + value[-4:]
 
 
-def _yesterday() -> str:
-    return (dt.date.today() - dt.timedelta(days=1)).isoformat()
-
-
-# resource → (path, body without site_id, {field: (as recorded, masked)}, the raw ID number or None)
+# resource → (path, body without site_id, {field: (as recorded, masked)}, the raw ID number or None);
+# the bodies' dates are placeholders, made concrete by `_resource` when a test runs.
 RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, tuple[str, str]], str | None]] = {
     "case": (
         "cases",
         {
             "target_group": "elderly",
-            "opened_on": _yesterday(),
+            "opened_on": Day(-1),
             "stage": "assessment",
             "sessions": 2,
             "client_name": "张三丰",
@@ -80,7 +77,7 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, tuple[str, str]], str 
     "visit": (
         "visits",
         {
-            "visited_at": (dt.datetime.now(SHANGHAI) - dt.timedelta(hours=2)).isoformat(),
+            "visited_at": Moment(hours=-2),
             "headcount": 2,
             "purpose": "咨询老年食堂",
             "needs": "希望增加午餐供应",
@@ -98,7 +95,7 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, tuple[str, str]], str 
     "need": (
         "needs",
         {
-            "recorded_on": _yesterday(),
+            "recorded_on": Day(-1),
             "category": "disability",
             "description": "家中需要安装无障碍扶手",
             "resident_name": "王小明",
@@ -114,11 +111,16 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, tuple[str, str]], str 
     ),
     "volunteer": (
         "volunteers",
-        {"name": "欧阳娜娜", "phone": "13600001111", "registered_on": _yesterday()},
+        {"name": "欧阳娜娜", "phone": "13600001111", "registered_on": Day(-1)},
         {"name": ("欧阳娜娜", "欧***"), "phone": ("13600001111", "136****1111")},
         None,
     ),
 }
+
+
+def _resource(name: str) -> tuple[str, dict[str, Any], dict[str, tuple[str, str]], str | None]:
+    """``RESOURCES[name]`` with its dates as of now (yesterday in Shanghai, two hours ago)."""
+    return resolve(RESOURCES[name])
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def _without_request_id(response: httpx.Response) -> dict[str, Any]:
 def test_masking_matrix(
     gateway: httpx.Client, world: dict[str, Any], stack: RunningStack, resource: str
 ) -> None:
-    path, body, fields, raw_id = RESOURCES[resource]
+    path, body, fields, raw_id = _resource(resource)
     tokens = world["tokens"]
     site_id = world["site"]["id"]
     texts: list[str] = []
@@ -226,7 +228,7 @@ def test_masking_matrix(
 def test_case_client_id_number_is_kept_as_keyed_digest(
     gateway: httpx.Client, world: dict[str, Any], stack: RunningStack
 ) -> None:
-    path, body, _, _ = RESOURCES["case"]
+    path, body, _, _ = _resource("case")
     token = bearer(world["tokens"]["operator"])
     first = gateway.post(f"{API}/{path}", json={"site_id": world["site"]["id"], **body}, headers=token).json()
     again = gateway.post(f"{API}/{path}", json={"site_id": world["site"]["id"], **body}, headers=token).json()
@@ -252,7 +254,7 @@ def test_case_client_id_number_is_kept_as_keyed_digest(
 
 
 def test_writes_by_other_roles_are_refused(gateway: httpx.Client, world: dict[str, Any]) -> None:
-    for path, body, _, _ in RESOURCES.values():
+    for path, body, _, _ in map(_resource, RESOURCES):
         for role in ("street", "integration", "evaluator"):
             response = gateway.post(
                 f"{API}/{path}",
@@ -264,7 +266,7 @@ def test_writes_by_other_roles_are_refused(gateway: httpx.Client, world: dict[st
 
 def test_bad_id_number_is_refused_without_echoing_it(gateway: httpx.Client, world: dict[str, Any]) -> None:
     wrong_check = ID_CASE[:-1] + ("0" if ID_CASE[-1] != "0" else "1")
-    path, body, _, _ = RESOURCES["case"]
+    path, body, _, _ = _resource("case")
     for bad in (wrong_check, ID_CASE[:-2], "33010819850312123A"):
         response = gateway.post(
             f"{API}/{path}",
@@ -280,7 +282,7 @@ def test_bad_id_number_is_refused_without_echoing_it(gateway: httpx.Client, worl
 
 
 def _case(site_id: uuid.UUID) -> Case:
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     return Case(
         id=uuid.uuid4(),
         site_id=site_id,
@@ -302,7 +304,7 @@ def _case(site_id: uuid.UUID) -> Case:
 
 
 def _visit(site_id: uuid.UUID) -> Visit:
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     return Visit(
         id=uuid.uuid4(),
         site_id=site_id,
@@ -396,7 +398,7 @@ def test_an_assigned_evaluator_reads_the_sites_logs_without_personal_data(
     site_id = site["site"]["id"]
     created = {}
     for resource in ("case", "visit"):
-        path, body, _, _ = RESOURCES[resource]
+        path, body, _, _ = _resource(resource)
         response = gateway.post(
             f"/api/v1/activities/{path}",
             json={**body, "site_id": site_id},
@@ -427,7 +429,7 @@ def test_an_assigned_evaluator_reads_the_sites_logs_without_personal_data(
     assert [c["client_name"] for c in listed["items"]] == [None]
     assert ID_CASE not in case.text and "张三丰" not in case.text
     # Still read-only.
-    path, body, _, _ = RESOURCES["visit"]
+    path, body, _, _ = _resource("visit")
     refused = gateway.post(
         f"/api/v1/activities/{path}", json={**body, "site_id": site_id}, headers=bearer(token)
     )

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from services.common.timeutil import today_shanghai
+from services.common.timeutil import today_shanghai, utc_now
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, error_fields, operated_site, user_token
 
@@ -75,7 +75,7 @@ def test_plan_for_next_month_published_now_is_on_time(
     assert published.status_code == 200, published.text
     assert published.json()["published_late"] is False
     published_at = dt.datetime.fromisoformat(published.json()["published_at"])
-    assert abs(published_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    assert abs(published_at - utc_now()) < dt.timedelta(minutes=1)
     got = gateway.get(f"{URL}/{plan['id']}", headers=bearer(token))
     assert got.json() == published.json() and got.headers["etag"] == published.headers["etag"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.timeutil import today_shanghai
+from tests.clock import Day, resolve, today
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import error_fields, integration_token, operated_site, user_token
 
@@ -20,7 +20,7 @@ RECOGNITIONS = "/api/v1/activities/recognitions"
 
 
 def days_ago(n: int) -> str:
-    return (today_shanghai() - dt.timedelta(days=n)).isoformat()
+    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +134,12 @@ def test_list_filters(gateway: httpx.Client, district_token: str) -> None:
     [
         (PROJECTS, project, {"kind": "brand"}, "kind"),
         (PROJECTS, project, {"title": ""}, "title"),
-        (PROJECTS, project, {"started_on": days_ago(-1)}, "started_on"),
+        (PROJECTS, project, {"started_on": Day(+1)}, "started_on"),
         (PROJECTS, project, {"description": "x" * 1001}, "description"),
         (PROJECTS, project, {"surprise": 1}, "surprise"),
         (RECOGNITIONS, recognition, {"kind": "award"}, "kind"),
         (RECOGNITIONS, recognition, {"level": "county"}, "level"),
-        (RECOGNITIONS, recognition, {"date": days_ago(-1)}, "date"),
+        (RECOGNITIONS, recognition, {"date": Day(+1)}, "date"),
         (RECOGNITIONS, recognition, {"evidence": [{"kind": "Photo!", "uri": "x"}]}, "evidence.0.kind"),
         (RECOGNITIONS, recognition, {"evidence": [{"kind": "photo", "uri": ""}]}, "evidence.0.uri"),
         (RECOGNITIONS, recognition, {"evidence": [{"kind": "photo"}]}, "evidence.0.uri"),
@@ -149,7 +149,7 @@ def test_bad_input_names_the_field(
     gateway: httpx.Client, site: dict, url: str, body: Body, overrides: dict, field: str
 ) -> None:
     response = gateway.post(
-        url, json=body(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        url, json=body(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 

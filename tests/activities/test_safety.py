@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from services.common.timeutil import today_shanghai
+from tests.clock import Day, resolve, today
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import error_fields, integration_token, operated_site, user_token
 
@@ -17,7 +17,7 @@ PATROLS = "/api/v1/activities/safety-patrols"
 
 
 def days_ago(n: int) -> str:
-    return (today_shanghai() - dt.timedelta(days=n)).isoformat()
+    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_training_crud_with_if_match_and_audit(
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"held_on": days_ago(-2)}, "held_on"),
+        ({"held_on": Day(+1)}, "held_on"),
         ({"attendance": -1}, "attendance"),
         ({"topic": ""}, "topic"),
         ({"has_record": "maybe"}, "has_record"),
@@ -125,7 +125,9 @@ def test_training_bad_input_names_the_field(
     gateway: httpx.Client, site: dict, overrides: dict, field: str
 ) -> None:
     response = gateway.post(
-        TRAININGS, json=training(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        TRAININGS,
+        json=training(site["site"]["id"], **resolve(overrides)),
+        headers=bearer(site["operator_token"]),
     )
     assert field in error_fields(response)
 
@@ -191,7 +193,7 @@ def test_rectify_a_hazard(gateway: httpx.Client, site: dict, stack: RunningStack
     fixed = gateway.post(f"{url}/hazards/1/rectify", headers=bearer(token))
     assert fixed.status_code == 200, fixed.text
     hazard = fixed.json()["hazards"][1]
-    assert hazard["rectified_on"] == today_shanghai().isoformat() and hazard["overdue"] is False
+    assert hazard["rectified_on"] == today().isoformat() and hazard["overdue"] is False
     assert fixed.headers["etag"] != etag_before
     assert gateway.get(url, headers=bearer(token)).headers["etag"] == fixed.headers["etag"]
     # Past due and fixed now: fixed after its due date, so it stays overdue.
@@ -215,16 +217,17 @@ def test_rectify_a_hazard(gateway: httpx.Client, site: dict, stack: RunningStack
 
 @pytest.mark.parametrize(
     ("rectified_on", "field"),
-    [(days_ago(-1), "rectified_on"), (days_ago(30), "rectified_on"), ("soon", "rectified_on")],
+    [(Day(+1), "rectified_on"), (Day(-30), "rectified_on"), ("soon", "rectified_on")],
+    ids=["tomorrow", "before_the_patrol", "not_a_date"],
 )
 def test_rectify_date_must_be_between_patrol_and_today(
-    gateway: httpx.Client, site: dict, rectified_on: str, field: str
+    gateway: httpx.Client, site: dict, rectified_on: Day | str, field: str
 ) -> None:
     token = site["operator_token"]
     item = gateway.post(PATROLS, json=patrol(site["site"]["id"]), headers=bearer(token)).json()
     response = gateway.post(
         f"{PATROLS}/{item['id']}/hazards/0/rectify",
-        json={"rectified_on": rectified_on},
+        json={"rectified_on": resolve(rectified_on)},
         headers=bearer(token),
     )
     assert field in error_fields(response)
@@ -249,23 +252,23 @@ def test_rectify_roles_and_scope(gateway: httpx.Client, district_token: str, sit
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"patrolled_on": days_ago(-1)}, "patrolled_on"),
+        ({"patrolled_on": Day(+1)}, "patrolled_on"),
         ({"inspector": ""}, "inspector"),
-        ({"hazards": [{"description": "x", "due_on": days_ago(25)}]}, "hazards.0.due_on"),
+        ({"hazards": [{"description": "x", "due_on": Day(-25)}]}, "hazards.0.due_on"),
         (
-            {"hazards": [{"description": "x", "due_on": days_ago(10), "rectified_on": days_ago(21)}]},
+            {"hazards": [{"description": "x", "due_on": Day(-10), "rectified_on": Day(-21)}]},
             "hazards.0.rectified_on",
         ),
-        ({"hazards": [{"description": "", "due_on": days_ago(10)}]}, "hazards.0.description"),
+        ({"hazards": [{"description": "", "due_on": Day(-10)}]}, "hazards.0.description"),
         ({"hazards": [{"description": "x"}]}, "hazards.0.due_on"),
-        ({"hazards": [{"description": "x", "due_on": days_ago(10), "owner": "me"}]}, "hazards.0.owner"),
+        ({"hazards": [{"description": "x", "due_on": Day(-10), "owner": "me"}]}, "hazards.0.owner"),
     ],
 )
 def test_patrol_bad_input_names_the_field(
     gateway: httpx.Client, site: dict, overrides: dict, field: str
 ) -> None:
     response = gateway.post(
-        PATROLS, json=patrol(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        PATROLS, json=patrol(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.common.timeutil import SHANGHAI
+from tests.clock import SHANGHAI, utc_now
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import error_fields, integration_token, operated_site, user_token
 
@@ -24,7 +24,7 @@ JSONB_COLUMNS = {"evidence", "items", "hazards"}
 
 def insert(stack: RunningStack, table: str, site_id: str, **values: Any) -> str:
     """One row written straight into the activities schema (the data the statistics read)."""
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     row_id = uuid.uuid4()
     columns = {
         "id": row_id,

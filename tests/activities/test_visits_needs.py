@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.timeutil import SHANGHAI
+from tests.clock import SHANGHAI, Day, Moment, day, moment, resolve
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import create_org, error_fields, integration_token, operated_site, user_token
 
@@ -27,11 +27,11 @@ VISITOR_ID = id_number("33010819881111222")
 
 
 def _day(days_ago: int) -> str:
-    return (dt.date.today() - dt.timedelta(days=days_ago)).isoformat()
+    return day(-days_ago)
 
 
 def _at(hours_ago: float) -> str:
-    return (dt.datetime.now(SHANGHAI) - dt.timedelta(hours=hours_ago)).replace(microsecond=0).isoformat()
+    return moment(hours=-hours_ago)
 
 
 def _visit(site_id: str, **overrides: object) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def test_visit_without_visitor_identity(
     ("overrides", "field"),
     [
         ({"headcount": 0}, "headcount"),
-        ({"visited_at": (dt.datetime.now(SHANGHAI) + dt.timedelta(days=1)).isoformat()}, "visited_at"),
+        ({"visited_at": Moment(days=1)}, "visited_at"),
         ({"visited_at": "2026-01-05T10:00:00"}, "visited_at"),
         ({"purpose": "x" * 201}, "purpose"),
         ({"visitor_phone": "13x"}, "visitor_phone"),
@@ -192,7 +192,7 @@ def test_visit_bad_input_names_the_field(
     gateway: httpx.Client, site: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     response = gateway.post(
-        VISITS, json=_visit(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        VISITS, json=_visit(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 
@@ -204,7 +204,7 @@ def test_visit_update_refuses_bad_values(gateway: httpx.Client, site: dict[str, 
     headers = _etag(gateway, url, token)
     assert error_fields(gateway.patch(url, json={"headcount": 0}, headers=headers)) == {"headcount"}
     assert error_fields(gateway.patch(url, json={"headcount": None}, headers=headers)) == {"headcount"}
-    future = (dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2)).isoformat()
+    future = moment(hours=2)
     assert error_fields(gateway.patch(url, json={"visited_at": future}, headers=headers)) == {"visited_at"}
 
 
@@ -275,7 +275,7 @@ def test_need_lifecycle(gateway: httpx.Client, site: dict[str, Any], stack: Runn
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"recorded_on": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, "recorded_on"),
+        ({"recorded_on": Day(+1)}, "recorded_on"),
         ({"category": "pets"}, "category"),
         ({"description": ""}, "description"),
         ({"resident_id_number": "330108198811112229X"}, "resident_id_number"),
@@ -287,7 +287,7 @@ def test_need_bad_input_names_the_field(
     gateway: httpx.Client, site: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
     response = gateway.post(
-        NEEDS, json=_need(site["site"]["id"], **overrides), headers=bearer(site["operator_token"])
+        NEEDS, json=_need(site["site"]["id"], **resolve(overrides)), headers=bearer(site["operator_token"])
     )
     assert field in error_fields(response)
 
@@ -336,7 +336,7 @@ def test_referral_accept_then_close(
     assert referral["status"] == "open" and referral["to_organization_id"] == org
     assert (referral["accepted_on"], referral["closed_on"], referral["outcome"]) == (None, None, "")
     url = f"{REFERRALS}/{referral['id']}"
-    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    today = _day(0)
 
     accepted = gateway.post(f"{url}/accept", headers=bearer(token))
     assert accepted.status_code == 200, accepted.text
@@ -401,7 +401,7 @@ def test_referral_needs_a_writable_need(
     assert error_fields(_refer(gateway, others["operator"], need["id"])) == {"need_id"}
     # Not before the need was recorded, not in the future; the site comes from the need.
     assert error_fields(_refer(gateway, token, need["id"], referred_on=_day(11))) == {"referred_on"}
-    future = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    future = day(+1)
     assert error_fields(_refer(gateway, token, need["id"], referred_on=future)) == {"referred_on"}
     assert "site_id" in error_fields(_refer(gateway, token, need["id"], site_id=site["site"]["id"]))
     assert error_fields(_refer(gateway, token, need["id"], to_name="")) == {"to_name"}

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.timeutil import SHANGHAI
+from tests.clock import Day, day, now_shanghai, resolve
 from tests.conftest import RunningStack, bearer
 from tests.registry.factories import create_org, error_fields, integration_token, operated_site, user_token
 
@@ -19,7 +19,7 @@ HOURS = "/api/v1/activities/volunteer-hours"
 
 
 def _day(days_ago: int) -> str:
-    return (dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=days_ago)).isoformat()
+    return day(-days_ago)
 
 
 def _without_request_id(response: httpx.Response) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def test_volunteer_lifecycle(gateway: httpx.Client, site: dict[str, Any], stack:
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"registered_on": (dt.date.today() + dt.timedelta(days=2)).isoformat()}, "registered_on"),
+        ({"registered_on": Day(+1)}, "registered_on"),
         ({"name": ""}, "name"),
         ({"name": "名" * 51}, "name"),
         ({"phone": "phone"}, "phone"),
@@ -133,7 +133,7 @@ def test_volunteer_lifecycle(gateway: httpx.Client, site: dict[str, Any], stack:
 def test_volunteer_bad_input_names_the_field(
     gateway: httpx.Client, site: dict[str, Any], overrides: dict[str, Any], field: str
 ) -> None:
-    body = {"site_id": site["site"]["id"], "name": "刘志强", "registered_on": _day(3), **overrides}
+    body = {"site_id": site["site"]["id"], "name": "刘志强", "registered_on": _day(3), **resolve(overrides)}
     assert field in error_fields(gateway.post(VOLUNTEERS, json=body, headers=bearer(site["operator_token"])))
 
 
@@ -247,7 +247,7 @@ def test_concurrent_hours_cannot_pass_24(
         ({"hours": 24.5}, "hours"),
         ({"hours": -1}, "hours"),
         ({"hours": "1.25"}, "hours"),
-        ({"date": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, "date"),
+        ({"date": Day(+1)}, "date"),
         ({"volunteer_id": str(uuid.uuid4())}, "volunteer_id"),
         ({"activity_id": str(uuid.uuid4())}, "activity_id"),
         ({"site_id": str(uuid.uuid4())}, "site_id"),
@@ -259,7 +259,7 @@ def test_hours_bad_input_names_the_field(
 ) -> None:
     token = site["operator_token"]
     volunteer = _volunteer(gateway, token, site["site"]["id"])
-    body = {"volunteer_id": volunteer["id"], "date": _day(1), "hours": 2, **overrides}
+    body = {"volunteer_id": volunteer["id"], "date": _day(1), "hours": 2, **resolve(overrides)}
     assert field in error_fields(gateway.post(HOURS, json=body, headers=bearer(token)))
 
 
@@ -268,7 +268,7 @@ def test_hours_at_an_activity_of_the_site(
 ) -> None:
     token = site["operator_token"]
     volunteer = _volunteer(gateway, token, site["site"]["id"])
-    start = dt.datetime.now(SHANGHAI).replace(microsecond=0) - dt.timedelta(days=1, hours=3)
+    start = now_shanghai().replace(microsecond=0) - dt.timedelta(days=1, hours=3)
     activity = {
         "category": "elderly",
         "title": "助老志愿服务日",

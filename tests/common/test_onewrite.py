@@ -22,6 +22,7 @@ from services.common.auth import Principal
 from services.common.db import create_engine, make_sessionmaker
 from services.common.onewrite import CreateStatement, _in_database_transaction
 from services.common.settings import ServiceSettings
+from services.common.timeutil import utc_now
 from tests.conftest import RunningStack
 
 
@@ -34,7 +35,7 @@ def _principal() -> Principal:
 
 
 def _row(**changes: Any) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     values = {
         "site_id": uuid.uuid4(),
         "category": "elderly",

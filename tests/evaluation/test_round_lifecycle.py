@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.timeutil import SHANGHAI
+from services.common.timeutil import now_shanghai
 from services.evaluation.app import create_app
 from services.evaluation.rubric.table_c1 import TABLE_C1
 from services.evaluation.settings import EvaluationSettings
@@ -100,7 +100,7 @@ def sites(gateway: httpx.Client, district_token: str) -> list[dict[str, Any]]:
 
 def log_activities(gateway: httpx.Client, site: dict[str, Any]) -> dict[str, str]:
     """Activities of the last hours at the site: what C15 counts and what it leaves out."""
-    now = dt.datetime.now(SHANGHAI).replace(microsecond=0)
+    now = now_shanghai().replace(microsecond=0)
 
     def log(title: str, attendance: int, is_theme: bool, evidence: list[str]) -> str:
         body = {

@@ -16,6 +16,7 @@ import httpx
 from services.cli.seed import DEMO_PASSWORD
 from services.registry.organizations.uscc import ALPHABET, with_check_character
 from services.registry.reference.data import STREETS
+from tests.clock import today
 from tests.conftest import bearer, login
 
 _counter = itertools.count(1)
@@ -74,6 +75,13 @@ def create_site(
     return response.json()
 
 
+def contract_period() -> dict[str, str]:
+    """The factory contract's period: this year and the next in Shanghai (like the demo contracts),
+    so that it is active whenever the test runs, 31 December and 29 February included."""
+    year = today().year
+    return {"starts_on": f"{year}-01-01", "ends_on": f"{year + 1}-12-31"}
+
+
 def create_contract(
     gateway: httpx.Client, token: str, site_id: str, organization_id: str, **overrides: Any
 ) -> dict[str, Any]:
@@ -81,8 +89,7 @@ def create_contract(
         "site_id": site_id,
         "organization_id": organization_id,
         "mode": "procurement",
-        "starts_on": "2026-01-01",
-        "ends_on": "2027-12-31",
+        **contract_period(),
         "amount": "480000.00",
         "deliverables": "每月不少于5场主题活动;个案与小组服务",
         **overrides,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from tests.clock import day, today
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import (
     create_contract,
@@ -23,7 +23,6 @@ from tests.registry.factories import (
 )
 
 CONTRACTS = "/api/v1/registry/contracts"
-TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def listed_ids(gateway: httpx.Client, token: str, **params: Any) -> set[str]:
@@ -97,7 +96,7 @@ def test_create_contract(
     assert contract["mode"] == "procurement"
     assert contract["starts_on"] == "2026-01-01" and contract["ends_on"] == "2026-12-31"
     assert contract["amount"] == "360000.50"  # a decimal string in yuan, never a float
-    assert contract["active"] is (dt.date(2026, 1, 1) <= TODAY <= dt.date(2026, 12, 31))
+    assert contract["active"] is (dt.date(2026, 1, 1) <= today() <= dt.date(2026, 12, 31))
     assert contract["version"] == 1
     assert response.headers["etag"]
     fetched = gateway.get(f"{CONTRACTS}/{contract['id']}", headers=bearer(district_token)).json()
@@ -113,10 +112,9 @@ def test_create_contract(
 def test_contract_amount_zero_and_single_day(
     gateway: httpx.Client, district_token: str, world: dict[str, Any]
 ) -> None:
-    day = TODAY.isoformat()
     response = gateway.post(
         CONTRACTS,
-        json=body_for(world, amount="0", starts_on=day, ends_on=day),
+        json=body_for(world, amount="0", starts_on=day(0), ends_on=day(0)),
         headers=bearer(district_token),
     )
     assert response.status_code == 201, response.text
@@ -138,7 +136,7 @@ def test_contract_grants_operator_scope_at_next_login(gateway: httpx.Client, dis
         "/api/v1/auth/me", headers=bearer(login(gateway, user["username"])["access_token"])
     ).json()
     assert site["id"] not in (me["sites"] or [])
-    create_contract(gateway, district_token, site["id"], org["id"], starts_on=TODAY.isoformat())
+    create_contract(gateway, district_token, site["id"], org["id"], starts_on=day(0))
     after = login(gateway, user["username"])["access_token"]
     me = gateway.get("/api/v1/auth/me", headers=bearer(after)).json()
     assert me["sites"] == [site["id"]]
@@ -204,9 +202,7 @@ def test_list_filters(gateway: httpx.Client, district_token: str, world: dict[st
     assert by_org == {b}
     in_2020 = listed_ids(gateway, district_token, active_on="2020-06-30", site_id=world["site_xx"]["id"])
     assert in_2020 == {old}
-    today = listed_ids(
-        gateway, district_token, active_on=TODAY.isoformat(), organization_id=world["org_a"]["id"]
-    )
+    today = listed_ids(gateway, district_token, active_on=day(0), organization_id=world["org_a"]["id"])
     assert a in today and old not in today
 
 
@@ -281,7 +277,16 @@ def test_contracts_need_a_token(gateway: httpx.Client) -> None:
 
 
 def new_contract(gateway: httpx.Client, district_token: str, world: dict[str, Any]) -> tuple[str, str]:
-    contract = create_contract(gateway, district_token, world["site_ch"]["id"], world["org_c"]["id"])
+    """A contract of org C for the PATCH tests, over a fixed period (2026-01-01 to 2027-12-31):
+    whether it is active today does not matter to them."""
+    contract = create_contract(
+        gateway,
+        district_token,
+        world["site_ch"]["id"],
+        world["org_c"]["id"],
+        starts_on="2026-01-01",
+        ends_on="2027-12-31",
+    )
     etag = gateway.get(f"{CONTRACTS}/{contract['id']}", headers=bearer(district_token)).headers["etag"]
     return contract["id"], etag
 

@@ -17,14 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.timeutil import today_shanghai
+from tests.clock import today
 from tests.conftest import RunningStack, bearer, login
 from tests.registry.factories import community, integration_token, operated_site, street, user_token
 
 API = "/api/v1/registry"
 FILINGS = f"{API}/filings"
-TODAY = today_shanghai()
-THIS_YEAR = TODAY.year
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +45,10 @@ def operated(gateway: httpx.Client, district_token: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def open_window(gateway: httpx.Client, district_token: str) -> dict[str, Any]:
     """This year's window set around today (clamped to the year), so submitting works."""
-    opens_on = max(dt.date(THIS_YEAR, 1, 1), TODAY - dt.timedelta(days=1))
-    closes_on = min(dt.date(THIS_YEAR, 12, 31), TODAY + dt.timedelta(days=10))
-    return set_window(gateway, district_token, THIS_YEAR, opens_on, closes_on)
+    now = today()
+    opens_on = max(dt.date(now.year, 1, 1), now - dt.timedelta(days=1))
+    closes_on = min(dt.date(now.year, 12, 31), now + dt.timedelta(days=10))
+    return set_window(gateway, district_token, now.year, opens_on, closes_on)
 
 
 def set_window(
@@ -65,9 +64,11 @@ def set_window(
 
 
 def filing_body(street_code: str = "XX", index: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A hub plan of this year (Shanghai's, when the test runs) unless ``year`` says otherwise."""
     comm = community(street_code, index)
+    year = overrides.get("year", today().year)
     return {
-        "year": THIS_YEAR,
+        "year": year,
         "kind": "hub_plan",
         "filer_name": street(street_code).name,
         "street_id": str(street(street_code).id),
@@ -76,8 +77,8 @@ def filing_body(street_code: str = "XX", index: int = 0, **overrides: Any) -> di
         "planned_area_m2": "650.00",
         "budget": "1200000.50",
         "funding_source": "区级财政+街道配套",
-        "planned_start": f"{overrides.get('year', THIS_YEAR)}-04-01",
-        "planned_finish": f"{overrides.get('year', THIS_YEAR)}-12-31",
+        "planned_start": f"{year}-04-01",
+        "planned_finish": f"{year}-12-31",
         "description": "利用原社区用房改造。",
         **overrides,
     }
@@ -214,7 +215,7 @@ def test_full_life_cycle_of_a_hub_plan(
     draft = create(
         gateway, street_token, community_id=str(community("XX", 2).id), title="东湖社区共同体建设计划"
     )
-    assert draft["state"] == "draft" and draft["kind"] == "hub_plan"
+    assert draft["state"] == "draft" and draft["kind"] == "hub_plan" and draft["year"] == open_window["year"]
     assert draft["facility_type"] == "hub"  # a hub plan's default
     assert draft["budget"] == "1200000.50" and draft["planned_area_m2"] == "650.00"
     assert draft["late_allowed"] is False and draft["site_id"] is None and draft["version"] == 1
@@ -258,7 +259,8 @@ def test_full_life_cycle_of_a_hub_plan(
     assert site["status"] == "planned" and site["filing_id"] == fid
     assert site["name"] == "东湖社区美好生活共同体建设计划"
     assert site["street_id"] == str(street("XX").id) and site["community_id"] == str(community("XX", 2).id)
-    assert site["code"].startswith(f"HP-{THIS_YEAR}-") and len(site["code"]) == len(f"HP-{THIS_YEAR}-") + 6
+    prefix = f"HP-{open_window['year']}-"
+    assert site["code"].startswith(prefix) and len(site["code"]) == len(prefix) + 6
 
     history = ok(gateway.get(f"{FILINGS}/{fid}/history", headers=bearer(street_token)))["items"]
     steps = [(h["action"], h["from_state"], h["to_state"], h["actor_role"], h["comment"]) for h in history]
@@ -440,7 +442,7 @@ def test_evaluators_are_refused_and_integration_reads(
 
     integration = tokens["integration"]
     assert ok(get(gateway, integration, filing["id"]))["id"] == filing["id"]
-    assert filing["id"] in {f["id"] for f in listed(gateway, integration, year=THIS_YEAR)}
+    assert filing["id"] in {f["id"] for f in listed(gateway, integration, year=open_window["year"])}
     assert gateway.post(FILINGS, json=filing_body(), headers=bearer(integration)).status_code == 403
     assert act(gateway, integration, filing["id"], "submit").status_code == 403
 

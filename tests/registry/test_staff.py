@@ -3,14 +3,13 @@ If-Match, and the 5.2.3 training shortfall (certified staff below 50 hours a yea
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from tests.clock import Day, day, resolve, today
 from tests.conftest import RunningStack, bearer
 from tests.registry.factories import (
     create_contract,
@@ -21,8 +20,6 @@ from tests.registry.factories import (
 )
 
 STAFF = "/api/v1/registry/staff"
-TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-LAST_YEAR = TODAY.year - 1
 
 
 def add_staff(gateway: httpx.Client, token: str, site_id: str, **overrides: Any) -> dict[str, Any]:
@@ -124,7 +121,7 @@ def test_operator_adds_staff_to_its_site(
     assert (staff["certificate"], staff["certificate_no"]) == ("senior", "ZJ2023-0001")
     assert (staff["active_from"], staff["active_until"]) == ("2025-01-01", "2030-12-31")
     assert staff["active"] is True
-    assert staff["training_year"] == TODAY.year
+    assert staff["training_year"] == today().year
     assert staff["training_hours"] == "0.0" and staff["training_shortfall"] is True
     assert staff["version"] == 1 and response.headers["etag"]
     rows = stack.sql(
@@ -235,9 +232,7 @@ def test_list_filters(gateway: httpx.Client, district_token: str, world: dict[st
     senior = add_staff(gateway, district_token, site, certificate="senior")
     none = add_staff(gateway, district_token, site, certificate="none", certificate_no=None)
     left = add_staff(gateway, district_token, site, active_from="2020-01-01", active_until="2021-06-30")
-    starts_later = add_staff(
-        gateway, district_token, site, active_from=(TODAY + dt.timedelta(days=30)).isoformat()
-    )
+    starts_later = add_staff(gateway, district_token, site, active_from=day(+30))
     assert set(listed(gateway, district_token, site_id=site)) == {
         senior["id"],
         none["id"],
@@ -274,57 +269,59 @@ def test_training_shortfall_worked_example(
     gateway: httpx.Client, district_token: str, world: dict[str, Any]
 ) -> None:
     """Certified with 49.5 h → flagged; certified with 50 h → fine; uncertified with 0 h → fine."""
+    this_year = today().year
+    last_year = this_year - 1
     token = world["operator_a"]
     site = world["site_a2"]["id"]
     short = add_staff(gateway, token, site, certificate="intermediate")
     enough = add_staff(gateway, token, site, certificate="junior")
     uncertified = add_staff(gateway, token, site, certificate="none", certificate_no=None)
-    for day, hours in (
-        (f"{LAST_YEAR}-03-02", "24"),
-        (f"{LAST_YEAR}-06-15", "24"),
-        (f"{LAST_YEAR}-12-31", "1.5"),
+    for on, hours in (
+        (f"{last_year}-03-02", "24"),
+        (f"{last_year}-06-15", "24"),
+        (f"{last_year}-12-31", "1.5"),
     ):
-        add_training(gateway, token, short["id"], day, hours)
-    for day, hours in (
-        (f"{LAST_YEAR}-01-01", "24"),
-        (f"{LAST_YEAR}-05-20", "24"),
-        (f"{LAST_YEAR}-09-09", "2"),
+        add_training(gateway, token, short["id"], on, hours)
+    for on, hours in (
+        (f"{last_year}-01-01", "24"),
+        (f"{last_year}-05-20", "24"),
+        (f"{last_year}-09-09", "2"),
     ):
-        add_training(gateway, token, enough["id"], day, hours)
-    # Other years must not count towards LAST_YEAR.
-    add_training(gateway, token, short["id"], f"{LAST_YEAR - 1}-12-31", "10")
-    add_training(gateway, token, short["id"], f"{TODAY.year}-01-01", "3.5")
+        add_training(gateway, token, enough["id"], on, hours)
+    # Other years must not count towards the last one.
+    add_training(gateway, token, short["id"], f"{last_year - 1}-12-31", "10")
+    add_training(gateway, token, short["id"], f"{this_year}-01-01", "3.5")
 
     def row(staff: dict[str, Any], **params: Any) -> dict[str, Any]:
         return listed(gateway, district_token, site_id=site, **params)[staff["id"]]
 
-    last = {s["id"]: row(s, year=LAST_YEAR) for s in (short, enough, uncertified)}
+    last = {s["id"]: row(s, year=last_year) for s in (short, enough, uncertified)}
     assert (last[short["id"]]["training_hours"], last[short["id"]]["training_shortfall"]) == ("49.5", True)
     assert (last[enough["id"]]["training_hours"], last[enough["id"]]["training_shortfall"]) == ("50.0", False)
     assert (last[uncertified["id"]]["training_hours"], last[uncertified["id"]]["training_shortfall"]) == (
         "0.0",
         False,
     )
-    assert all(r["training_year"] == LAST_YEAR for r in last.values())
+    assert all(r["training_year"] == last_year for r in last.values())
 
-    earlier = row(short, year=LAST_YEAR - 1)
+    earlier = row(short, year=last_year - 1)
     assert (earlier["training_hours"], earlier["training_shortfall"], earlier["training_year"]) == (
         "10.0",
         True,
-        LAST_YEAR - 1,
+        last_year - 1,
     )
-    this_year = row(short)  # no year: the current year
-    assert (this_year["training_hours"], this_year["training_year"]) == ("3.5", TODAY.year)
+    current = row(short)  # no year: the current year
+    assert (current["training_hours"], current["training_year"]) == ("3.5", this_year)
     assert row(enough)["training_hours"] == "0.0" and row(enough)["training_shortfall"] is True
 
-    one = gateway.get(f"{STAFF}/{short['id']}", params={"year": LAST_YEAR}, headers=bearer(token)).json()
+    one = gateway.get(f"{STAFF}/{short['id']}", params={"year": last_year}, headers=bearer(token)).json()
     assert (one["training_hours"], one["training_shortfall"]) == ("49.5", True)
 
     trainings = gateway.get(f"{STAFF}/{short['id']}/trainings", headers=bearer(token)).json()["items"]
     assert [t["date"] for t in trainings] == sorted(t["date"] for t in trainings)
     assert [t["hours"] for t in trainings] == ["10.0", "24.0", "24.0", "1.5", "3.5"]
     in_year = gateway.get(
-        f"{STAFF}/{short['id']}/trainings", params={"year": LAST_YEAR}, headers=bearer(token)
+        f"{STAFF}/{short['id']}/trainings", params={"year": last_year}, headers=bearer(token)
     ).json()["items"]
     assert [t["hours"] for t in in_year] == ["24.0", "24.0", "1.5"]
 
@@ -334,10 +331,11 @@ def test_training_shortfall_worked_example(
 
 def test_record_a_training(gateway: httpx.Client, world: dict[str, Any], stack: RunningStack) -> None:
     staff = add_staff(gateway, world["operator_a"], world["site_a"]["id"])
-    training = add_training(gateway, world["operator_a"], staff["id"], TODAY.isoformat(), "24")
+    on = day(0)
+    training = add_training(gateway, world["operator_a"], staff["id"], on, "24")
     assert training["staff_id"] == staff["id"]
     assert (training["date"], training["topic"], training["hours"]) == (
-        TODAY.isoformat(),
+        on,
         "社会工作继续教育",
         "24.0",
     )
@@ -356,7 +354,7 @@ def test_record_a_training(gateway: httpx.Client, world: dict[str, Any], stack: 
         ({"hours": "25"}, "hours"),
         ({"hours": "-1"}, "hours"),
         ({"hours": "1.25"}, "hours"),
-        ({"date": (TODAY + dt.timedelta(days=1)).isoformat()}, "date"),
+        ({"date": Day(+1)}, "date"),
         ({"date": "2025-02-30"}, "date"),
         ({"topic": ""}, "topic"),
         ({"trainer": "张老师"}, "trainer"),
@@ -365,7 +363,7 @@ def test_record_a_training(gateway: httpx.Client, world: dict[str, Any], stack: 
 def test_training_bad_input(
     gateway: httpx.Client, world: dict[str, Any], body: dict[str, Any], field: str
 ) -> None:
-    payload = {"date": TODAY.isoformat(), "topic": "消防安全培训", "hours": "2", **body}
+    payload = {"date": day(0), "topic": "消防安全培训", "hours": "2", **resolve(body)}
     response = gateway.post(
         f"{STAFF}/{world['staff_a']['id']}/trainings", json=payload, headers=bearer(world["operator_a"])
     )
@@ -380,7 +378,7 @@ def test_training_refused_roles(
     topic = f"拒绝-{uuid.uuid4().hex[:6]}"
     response = gateway.post(
         f"{STAFF}/{world['staff_a']['id']}/trainings",
-        json={"date": TODAY.isoformat(), "topic": topic, "hours": "2"},
+        json={"date": day(0), "topic": topic, "hours": "2"},
         headers=bearer(token),
     )
     assert response.status_code == 403
@@ -390,7 +388,7 @@ def test_training_refused_roles(
 def test_training_of_another_operators_staff_is_404(gateway: httpx.Client, world: dict[str, Any]) -> None:
     response = gateway.post(
         f"{STAFF}/{world['staff_b']['id']}/trainings",
-        json={"date": TODAY.isoformat(), "topic": "越权", "hours": "2"},
+        json={"date": day(0), "topic": "越权", "hours": "2"},
         headers=bearer(world["operator_a"]),
     )
     assert response.status_code == 404 and response.json()["code"] == "staff_not_found"
@@ -400,7 +398,7 @@ def test_street_reads_trainings_of_its_staff(
     gateway: httpx.Client, street_token: str, district_token: str, world: dict[str, Any]
 ) -> None:
     staff = add_staff(gateway, district_token, world["site_a"]["id"])
-    add_training(gateway, district_token, staff["id"], f"{LAST_YEAR}-04-01", "6")
+    add_training(gateway, district_token, staff["id"], f"{today().year - 1}-04-01", "6")
     response = gateway.get(f"{STAFF}/{staff['id']}/trainings", headers=bearer(street_token))
     assert response.status_code == 200
     assert [t["hours"] for t in response.json()["items"]] == ["6.0"]

@@ -174,8 +174,9 @@ BODIES: dict[str, Body] = {
     f"POST {EVAL}/scorecards/{{scorecard_id}}/reopen": lambda w: {"reason": "复核"},
     f"POST {EVAL}/improvement-plans/{{plan_id}}/progress": lambda w: {"text": "已开展2场"},
 }
-QUERIES: dict[str, dict[str, str]] = {
-    f"GET {EVAL}/sites/{{site_id}}/projection": {"year": str(today_shanghai().year)},
+# Query parameters an operation needs, worked out when the test runs (Shanghai's year).
+QUERIES: dict[str, Callable[[], dict[str, str]]] = {
+    f"GET {EVAL}/sites/{{site_id}}/projection": lambda: {"year": str(today_shanghai().year)},
 }
 
 SCOPED_OPS = sorted(
@@ -198,7 +199,9 @@ def _request(
     if op.method in ("PATCH", "PUT", "DELETE"):
         headers["If-Match"] = etag or '"0"'
     body = BODIES[op.key](world) if op.key in BODIES else None
-    return gateway.request(op.method, url, json=body, params=QUERIES.get(op.key), headers=headers)
+    return gateway.request(
+        op.method, url, json=body, params=QUERIES[op.key]() if op.key in QUERIES else None, headers=headers
+    )
 
 
 def test_every_route_with_an_object_id_is_covered(document: dict[str, Any]) -> None:
@@ -264,13 +267,19 @@ FILTERS = {
     "round_id": "round",
     "organization_id": "organization",
 }
-_TODAY = today_shanghai()
-REQUIRED = {
-    "year": str(_TODAY.year),
-    "month": _TODAY.strftime("%Y-%m"),
-    "from": f"{_TODAY.year}-01-01",
-    "to": _TODAY.isoformat(),
-}
+
+
+def required_values() -> dict[str, str]:
+    """Values for required query parameters, from Shanghai's today when the test runs."""
+    today = today_shanghai()
+    return {
+        "year": str(today.year),
+        "month": today.strftime("%Y-%m"),
+        "from": f"{today.year}-01-01",
+        "to": today.isoformat(),
+    }
+
+
 # Ids outsiders may legitimately see: the open quarterly round holds site B too; every street
 # reads every organisation (it links them to its sites).
 SHARED = {"open_round"}
@@ -317,7 +326,8 @@ def test_collections_never_show_objects_out_of_scope(
         if POLICY[op.key][role] is not Outcome.ALLOWED:
             continue
         declared = {p["name"]: p for p in op.spec.get("parameters", []) if p["in"] == "query"}
-        base = {name: REQUIRED[name] for name, p in declared.items() if p.get("required")}
+        required = required_values()
+        base = {name: required[name] for name, p in declared.items() if p.get("required")}
         if "limit" in declared:
             base["limit"] = "200"
         text = _read_all(gateway, op, world.bearer(who), base)

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from services.common.timeutil import SHANGHAI, today_shanghai
+from services.common.timeutil import now_shanghai, today_shanghai
 from tests.conftest import bearer, login
 from tests.evaluation.helpers import SiteScoring, ok, score_card, year_period
 from tests.evaluation.test_rounds import EVAL, assign, create_evaluator, create_round, scorecards_of
@@ -58,7 +58,7 @@ def days_ago(n: int) -> str:
 
 
 def hours_ago(n: float) -> str:
-    return (dt.datetime.now(SHANGHAI) - dt.timedelta(hours=n)).replace(microsecond=0).isoformat()
+    return (now_shanghai() - dt.timedelta(hours=n)).replace(microsecond=0).isoformat()
 
 
 def _next_month() -> dt.date:
